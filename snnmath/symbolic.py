@@ -1,0 +1,228 @@
+r"""Symbolic derivations (sympy): the single source of truth for every formula.
+
+Every function returns a sympy object; :func:`latex` prints it for the book and
+:mod:`snnmath.theory` turns it into vectorised numpy code with ``lambdify``. Nothing
+here is typed as a result: each expression is *derived* from the model
+
+.. math::  u_l = \sum_{j=1}^{n} w_{lj}\, s_{l-1,j}, \qquad s = H(u - \theta),
+
+with zero-mean i.i.d. weights independent of the spikes, and Gaussian membrane
+potentials :math:`u \sim \mathcal N(0, V)` in the previous layer.
+
+Numerical stability: tail probabilities are written with ``erfc``; for ratios and
+reciprocals of them :func:`stable` rewrites ``erfc(z) = exp(-z**2) erfcx(z)`` so that
+the Gaussian factors cancel symbolically and thresholds far in the tail stay finite.
+"""
+
+from __future__ import annotations
+
+from functools import cache
+
+import sympy as sp
+
+# --- symbols -------------------------------------------------------------------------
+n = sp.Symbol("n", positive=True, integer=True)
+"""Fan-in (layer width) :math:`n`."""
+var_w = sp.Symbol(r"\sigma_w^2", positive=True)
+"""Weight variance :math:`\\mathrm{Var}[w]`."""
+theta = sp.Symbol(r"\theta", nonnegative=True)
+"""Firing threshold :math:`\\theta`."""
+V = sp.Symbol("V", positive=True)
+"""Membrane variance of the previous layer (or the target variance)."""
+gain = sp.Symbol("c", positive=True)
+"""Gain :math:`c = n\\,\\mathrm{Var}[w]` of the variance map."""
+x = sp.Symbol("x", positive=True)
+"""Standardised threshold :math:`x = \\theta/\\sqrt{V}`."""
+u = sp.Symbol("u", real=True)
+"""Membrane potential."""
+k = sp.Symbol("k", nonnegative=True, integer=True)
+"""Number of active (spiking) inputs of a neuron."""
+
+
+class erfcx(sp.Function):  # noqa: N801  (named like scipy.special.erfcx)
+    r"""Scaled complementary error function :math:`\mathrm{erfcx}(z) = e^{z^2}\mathrm{erfc}(z)`."""
+
+    @classmethod
+    def eval(cls, z: sp.Expr) -> sp.Expr | None:
+        return sp.Integer(1) if z == 0 else None
+
+    def fdiff(self, argindex: int = 1) -> sp.Expr:
+        z = self.args[0]
+        return 2 * z * erfcx(z) - 2 / sp.sqrt(sp.pi)
+
+    def _eval_rewrite_as_erfc(self, z: sp.Expr, **kwargs: object) -> sp.Expr:
+        return sp.exp(z**2) * sp.erfc(z)
+
+    def _latex(self, printer: sp.printing.latex.LatexPrinter) -> str:
+        return r"\operatorname{erfcx}\left(%s\right)" % printer._print(self.args[0])
+
+
+def latex(expr: sp.Basic) -> str:
+    """LaTeX of a sympy expression or relation, as shown in the book."""
+    return sp.latex(expr)
+
+
+def stable(expr: sp.Expr) -> sp.Expr:
+    r"""Rewrite :math:`\mathrm{erfc}(z) = e^{-z^2}\mathrm{erfcx}(z)` and cancel the exponentials.
+
+    The result is mathematically identical to ``expr`` but evaluates without 0/0 or
+    overflow for thresholds far in the Gaussian tail.
+    """
+    rewritten = expr.replace(sp.erfc, lambda z: sp.exp(-(z**2)) * erfcx(z))
+    return sp.powsimp(sp.expand_power_base(rewritten, force=True), combine="exp")
+
+
+# --- the Gaussian spike --------------------------------------------------------------
+def gaussian_density(variance: sp.Expr = V) -> sp.Expr:
+    """Density of :math:`u \\sim \\mathcal N(0, V)`."""
+    return sp.exp(-(u**2) / (2 * variance)) / sp.sqrt(2 * sp.pi * variance)
+
+
+def spike() -> sp.Expr:
+    """The spike :math:`s = H(u - \\theta)` (strict threshold; the set u = θ has measure 0)."""
+    return sp.Heaviside(u - theta)
+
+
+def binary_square(expr: sp.Expr) -> sp.Expr:
+    """Apply :math:`H^2 = H`: a spike is 0 or 1, so it equals its square."""
+    return expr.replace(lambda e: e.is_Pow and isinstance(e.base, sp.Heaviside), lambda e: e.base)
+
+
+@cache
+def second_moment_of_spike() -> sp.Expr:
+    r""":math:`E[s^2] = \int H(u-\theta)^2\,\varphi_V(u)\,du = P(u>\theta)
+    = \tfrac12\mathrm{erfc}\big(\theta/\sqrt{2V}\big)`, derived by integration."""
+    integrand = binary_square(spike() ** 2) * gaussian_density()
+    return sp.simplify(sp.integrate(integrand, (u, -sp.oo, sp.oo)))
+
+
+def tail_probability(z: sp.Expr) -> sp.Expr:
+    r"""Standard normal tail :math:`Q(z) = P(\xi > z)`: :func:`second_moment_of_spike` at θ = z, V = 1."""
+    return second_moment_of_spike().subs({theta: z, V: 1})
+
+
+def normal_density(z: sp.Expr) -> sp.Expr:
+    r"""Standard normal density :math:`\varphi(z)`."""
+    return gaussian_density(sp.Integer(1)).subs(u, z)
+
+
+# --- the variance map ----------------------------------------------------------------
+@cache
+def membrane_variance_from_moments() -> tuple[sp.Expr, sp.Expr]:
+    r"""Var[u] of :math:`u=\sum_j w_j s_j` from moments, before and after :math:`E[w]=0`.
+
+    With i.i.d. weights independent of the spikes and spikes identically distributed,
+    :math:`E[u^2] = n E[w^2]E[s^2] + n(n-1)E[w]^2E[s]^2` and :math:`E[u] = nE[w]E[s]`.
+    Returns ``(general, zero_mean_weights)``; the second is :math:`n\,\sigma_w^2 E[s^2]`.
+    """
+    mean_w, mean_s, second_s = sp.symbols(r"E[w] E[s] E[s^2]", real=True)
+    second_w = var_w + mean_w**2
+    second_u = n * second_w * second_s + n * (n - 1) * mean_w**2 * mean_s**2
+    variance_u = sp.expand(second_u - (n * mean_w * mean_s) ** 2)
+    zero_mean = sp.simplify(variance_u.subs(mean_w, 0))
+    return variance_u, zero_mean.subs(second_s, second_moment_of_spike())
+
+
+@cache
+def variance_map() -> sp.Expr:
+    r"""The depth map :math:`V_l = c\,Q(\theta/\sqrt{V_{l-1}})` with :math:`c = n\sigma_w^2`.
+
+    Here ``V`` stands for :math:`V_{l-1}` and ``gain`` for :math:`c`.
+    """
+    return membrane_variance_from_moments()[1].subs(var_w, gain / n)
+
+
+@cache
+def weight_variance() -> sp.Expr:
+    r"""Closed-form scale: solve :math:`V = n\sigma_w^2 Q(\theta/\sqrt V)` for :math:`\sigma_w^2`,
+    giving :math:`\sigma_w^2 = V / (n\,Q(\theta/\sqrt V))`."""
+    fixed = sp.Eq(V, membrane_variance_from_moments()[1])
+    (solution,) = sp.solve(fixed, var_w)
+    return solution
+
+
+def kaiming_limit() -> sp.Expr:
+    """The closed-form scale at θ = 0: :math:`2V/n` (Kaiming's 2/n at V = 1)."""
+    return sp.simplify(weight_variance().subs(theta, 0))
+
+
+@cache
+def map_slope() -> sp.Expr:
+    r"""Slope :math:`\partial V_l/\partial V_{l-1}` of the variance map."""
+    return sp.simplify(sp.diff(variance_map(), V))
+
+
+@cache
+def fixed_point_gain() -> sp.Expr:
+    r"""Gain at which V is a fixed point: solve :math:`V = c\,Q(\theta/\sqrt V)` for c."""
+    (solution,) = sp.solve(sp.Eq(V, variance_map()), gain)
+    return solution
+
+
+@cache
+def slope_at_fixed_point() -> sp.Expr:
+    r"""Slope of the map at a non-zero fixed point, as a function of :math:`x = \theta/\sqrt V`.
+
+    Substituting the fixed-point gain into :func:`map_slope` leaves
+    :math:`x\,\varphi(x) / (2 Q(x))`: stability depends on θ and V only through x.
+    """
+    at_fixed = map_slope().subs(gain, fixed_point_gain())
+    return sp.simplify(at_fixed.subs(theta, x * sp.sqrt(V)))
+
+
+def stability_condition() -> sp.Rel:
+    r"""A non-zero fixed point is attracting iff its slope is below one (the slope is ≥ 0)."""
+    return sp.Lt(slope_at_fixed_point(), 1)
+
+
+def fixed_point_gain_of_ratio() -> sp.Expr:
+    r"""The fixed-point gain written through :math:`x=\theta/\sqrt V`: :math:`c = \theta^2/(x^2 Q(x))`."""
+    return sp.simplify(fixed_point_gain().subs(V, theta**2 / x**2))
+
+
+def saddle_node_equation() -> sp.Eq:
+    r"""Where the two non-zero fixed points merge: :math:`\partial_x \log c(x) = 0`.
+
+    Along the fixed-point curve, :math:`c(x)=\theta^2/(x^2Q(x))` has one minimum in x;
+    below it only the silent fixed point exists. The condition is written as
+    :math:`x\varphi(x) = 2Q(x)`, which is also slope = 1 (see :func:`saddle_node_is_unit_slope`).
+    """
+    q = tail_probability(x)
+    return sp.Eq(x * normal_density(x), 2 * q)
+
+
+def saddle_node_is_unit_slope() -> bool:
+    """Check symbolically that d log c/dx = 0 and slope = 1 are the same condition."""
+    dlogc = sp.diff(sp.log(fixed_point_gain_of_ratio()), x)
+    eq = saddle_node_equation()
+    # d log c/dx = -(2Q - x φ)/(x Q): zero exactly where x φ = 2Q.
+    identity_1 = sp.simplify(dlogc + (eq.rhs - eq.lhs) / (x * tail_probability(x)))
+    identity_2 = sp.simplify(slope_at_fixed_point() - eq.lhs / eq.rhs)
+    return bool(identity_1 == 0 and identity_2 == 0)
+
+
+def critical_ratio(digits: int = 30) -> sp.Float:
+    r"""The root :math:`x_c` of :math:`x\varphi(x) = 2Q(x)` to ``digits`` significant digits.
+
+    For a target variance V the proposed scale's fixed point stops attracting at
+    :math:`\theta_c = x_c\sqrt V`; the saddle-node boundary is :math:`c_{sn}(\theta) =
+    \theta^2/(x_c^2 Q(x_c))`.
+    """
+    eq = saddle_node_equation()
+    return sp.nsolve(eq.lhs - eq.rhs, x, 1.2, prec=digits)
+
+
+# --- exact finite width at t = 0 -----------------------------------------------------
+def active_input_variance() -> sp.Expr:
+    r"""Given k active inputs, :math:`u_i = \sum_{j \in \mathrm{active}} w_{ij} \sim
+    \mathcal N(0, k\sigma_w^2)`: the variance of a sum of k independent Gaussian weights."""
+    return k * var_w
+
+
+def transition_spike_probability() -> sp.Expr:
+    r"""P(a neuron spikes | k active inputs) :math:`= Q(\theta/\sqrt{k\sigma_w^2})`.
+
+    Neurons have disjoint weight rows, so given k they spike independently and the
+    number active in the next layer is :math:`\mathrm{Binomial}(n, \cdot)`.
+    """
+    return second_moment_of_spike().subs(V, active_input_variance())
