@@ -19,6 +19,7 @@ from __future__ import annotations
 from functools import cache
 
 import sympy as sp
+from sympy.printing.latex import LatexPrinter
 
 # --- symbols -------------------------------------------------------------------------
 n = sp.Symbol("n", positive=True, integer=True)
@@ -39,6 +40,11 @@ k = sp.Symbol("k", nonnegative=True, integer=True)
 """Number of active (spiking) inputs of a neuron."""
 
 
+MOMENTS = sp.symbols("E_w E_s E_s2", real=True)
+"""Placeholders for the moments E[w], E[s], E[s²] in :func:`membrane_variance_from_moments`."""
+_MOMENT_NAMES = dict(zip(MOMENTS, (r"\mathbb{E}[w]", r"\mathbb{E}[s]", r"\mathbb{E}[s^2]")))
+
+
 class erfcx(sp.Function):  # noqa: N801  (named like scipy.special.erfcx)
     r"""Scaled complementary error function :math:`\mathrm{erfcx}(z) = e^{z^2}\mathrm{erfc}(z)`."""
 
@@ -53,13 +59,21 @@ class erfcx(sp.Function):  # noqa: N801  (named like scipy.special.erfcx)
     def _eval_rewrite_as_erfc(self, z: sp.Expr, **kwargs: object) -> sp.Expr:
         return sp.exp(z**2) * sp.erfc(z)
 
-    def _latex(self, printer: sp.printing.latex.LatexPrinter) -> str:
+    def _latex(self, printer: LatexPrinter) -> str:
         return r"\operatorname{erfcx}\left(%s\right)" % printer._print(self.args[0])
+
+
+class _Printer(LatexPrinter):
+    """sympy's LaTeX printer, with H for the Heaviside step (sympy's default is θ)."""
+
+    def _print_Heaviside(self, expr: sp.Heaviside, exp: str | None = None) -> str:
+        tex = r"H\left(%s\right)" % self._print(expr.args[0])
+        return tex if exp is None else r"%s^{%s}" % (tex, exp)
 
 
 def latex(expr: sp.Basic) -> str:
     """LaTeX of a sympy expression or relation, as shown in the book."""
-    return sp.latex(expr)
+    return _Printer({"symbol_names": _MOMENT_NAMES}).doprint(expr)
 
 
 def stable(expr: sp.Expr) -> sp.Expr:
@@ -115,7 +129,7 @@ def membrane_variance_from_moments() -> tuple[sp.Expr, sp.Expr]:
     :math:`E[u^2] = n E[w^2]E[s^2] + n(n-1)E[w]^2E[s]^2` and :math:`E[u] = nE[w]E[s]`.
     Returns ``(general, zero_mean_weights)``; the second is :math:`n\,\sigma_w^2 E[s^2]`.
     """
-    mean_w, mean_s, second_s = sp.symbols(r"E[w] E[s] E[s^2]", real=True)
+    mean_w, mean_s, second_s = MOMENTS
     second_w = var_w + mean_w**2
     second_u = n * second_w * second_s + n * (n - 1) * mean_w**2 * mean_s**2
     variance_u = sp.expand(second_u - (n * mean_w * mean_s) ** 2)
@@ -226,3 +240,13 @@ def transition_spike_probability() -> sp.Expr:
     number active in the next layer is :math:`\mathrm{Binomial}(n, \cdot)`.
     """
     return second_moment_of_spike().subs(V, active_input_variance())
+
+
+# --- display -------------------------------------------------------------------------
+Q = sp.Function("Q")
+"""The standard normal tail :math:`Q(z) = \\tfrac12\\mathrm{erfc}(z/\\sqrt2)`, for display."""
+
+
+def with_tail(expr: sp.Basic) -> sp.Basic:
+    r"""Write every :math:`\mathrm{erfc}(z)` as :math:`2Q(\sqrt2 z)` (display only)."""
+    return expr.replace(sp.erfc, lambda z: 2 * Q(sp.sqrt(2) * z))

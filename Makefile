@@ -1,0 +1,28 @@
+# The two commands of the README:
+#   make book   install into .venv and build the book into _build/html, every chapter executed afresh
+#   make test   install into .venv and run every test: unit tests and every chapter under nbval
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+CHAPTERS := $(shell grep -l '^kernelspec:' book/*.md)
+
+.PHONY: book test install
+install: $(VENV)/.installed
+
+$(VENV)/.installed: requirements.txt pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip==26.3
+	$(BIN)/python -m pip install --quiet -r requirements.txt
+	$(BIN)/python -m pip install --quiet --no-deps --no-build-isolation -e .
+	touch $@
+
+book: install
+	rm -rf _build/html _build/jupyter_execute _build/.doctrees
+	$(BIN)/jupyter-book build . --all -n -W --keep-going
+
+test: install
+	rm -rf _build/nbval && mkdir -p _build/nbval
+	for f in $(CHAPTERS); do \
+	  $(BIN)/jupytext --quiet --to ipynb -o _build/nbval/$$(basename $$f .md).ipynb $$f || exit 1; \
+	done
+	$(BIN)/python -m pytest tests _build/nbval --nbval-lax

@@ -1,0 +1,71 @@
+"""Statistical bands for comparing theory with simulation.
+
+Every assert in the book compares a prediction with a simulated estimate inside a band
+derived here, at a family-wise false-alarm probability ``alpha`` (default
+:data:`ALPHA`): a correct theory fails a chapter's checks with probability at most
+``alpha`` whatever the seed.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import scipy.stats
+from numpy.typing import ArrayLike, NDArray
+
+from ._checks import integer, real_scalar
+
+ALPHA = 1e-6
+"""Default family-wise probability that a correct prediction is rejected."""
+
+
+def _alpha(alpha: float) -> float:
+    return real_scalar("alpha", alpha, low=0.0, high=1.0, low_open=True)
+
+
+def z_value(alpha: float = ALPHA, comparisons: int = 1) -> float:
+    """Two-sided normal quantile with a Bonferroni split of ``alpha`` over ``comparisons``."""
+    m = integer("comparisons", comparisons, low=1)
+    return float(scipy.stats.norm.isf(_alpha(alpha) / (2 * m)))
+
+
+def clopper_pearson(
+    successes: ArrayLike, trials: ArrayLike, alpha: float = ALPHA, comparisons: int = 1
+) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+    """Exact (Clopper–Pearson) binomial confidence interval, Bonferroni over ``comparisons``."""
+    a = _alpha(alpha) / integer("comparisons", comparisons, low=1)
+    k = np.asarray(successes, dtype=np.float64)
+    n = np.asarray(trials, dtype=np.float64)
+    if np.any(k < 0) or np.any(k > n) or np.any(n < 1):
+        raise ValueError("successes must lie in [0, trials] and trials must be >= 1")
+    lo = np.where(k > 0, scipy.stats.beta.ppf(a / 2, k, n - k + 1), 0.0)
+    hi = np.where(k < n, scipy.stats.beta.isf(a / 2, k + 1, n - k), 1.0)
+    return lo, hi
+
+
+def chi2_interval(dof: int, alpha: float = ALPHA, comparisons: int = 1) -> tuple[float, float]:
+    """Two-sided χ² interval with ``dof`` degrees of freedom (``(0, 0)`` when dof = 0)."""
+    d = integer("dof", dof, low=0)
+    if d == 0:
+        return 0.0, 0.0
+    a = _alpha(alpha) / integer("comparisons", comparisons, low=1)
+    return float(scipy.stats.chi2.ppf(a / 2, d)), float(scipy.stats.chi2.isf(a / 2, d))
+
+
+def central_interval(pmf: ArrayLike, alpha: float) -> tuple[int, int]:
+    """Smallest ``[lo, hi]`` of a pmf on 0..N leaving at most ``alpha/2`` mass on each side."""
+    p = np.asarray(pmf, dtype=np.float64)
+    a = _alpha(alpha)
+    below = np.cumsum(p)  # P(K <= k)
+    above = np.cumsum(p[::-1])[::-1]  # P(K >= k)
+    lo = int(np.argmax(below > a / 2))  # first k with P(K <= k) > a/2, so P(K < lo) <= a/2
+    hi = int(len(p) - 1 - np.argmax(above[::-1] > a / 2))
+    return lo, hi
+
+
+def mean_band(samples: ArrayLike, alpha: float = ALPHA, comparisons: int = 1) -> tuple[float, float]:
+    """Mean of i.i.d. replicate values and its normal-approximation half-width ``z·s/√R``."""
+    x = np.asarray(samples, dtype=np.float64)
+    if x.ndim != 1 or x.size < 2:
+        raise ValueError("samples must be a 1-d array of at least 2 replicate values")
+    half = z_value(alpha, comparisons) * x.std(ddof=1) / np.sqrt(x.size)
+    return float(x.mean()), float(half)
