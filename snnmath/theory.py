@@ -253,3 +253,52 @@ def active_count_distribution(
 def silence_probability(n: int, theta: float, depth: int, gain: float | None = None) -> float:
     """Probability that a sample has no spike in layer ``depth`` at t = 0 (layer 0 has unit variance)."""
     return float(active_count_distribution(n, theta, depth, gain)[-1, 0])
+
+
+def mean_square_interval(
+    n: int, theta: float, depth: int, alpha: float, gain: float | None = None, input_variance: float = 1.0
+) -> tuple[Array, Array]:
+    r"""Acceptance region :math:`\{0\} \cup [\mathrm{low}_l, \mathrm{high}_l]` of one sample's
+    mean square potential :math:`\hat V_l = \frac1n\sum_i u_{l,i}^2` in layers 0..depth at
+    t = 0, holding with probability at least ``1 - alpha``: a silent layer (exactly 0) is
+    allowed as often as the chain predicts it, a spiking one must lie in the interval.
+
+    Exact for Gaussian weights: :math:`\hat V_0 = V_0\,\chi^2_n/n` and, given
+    :math:`K_{l-1} = k` active inputs, :math:`\hat V_l = \sigma_w^2 k\,\chi^2_n/n`, mixed
+    over the chain's distribution of :math:`K_{l-1}` (k = 0 gives exactly 0).
+    """
+    width = integer("n", n, low=1)
+    th = real_scalar("theta", theta, low=0.0)
+    a = real_scalar("alpha", alpha, low=0.0, high=1.0, low_open=True)
+    c = _default_gain(th, gain)
+    counts = active_count_distribution(width, th, depth, gain=c, input_variance=input_variance)
+    active = np.arange(width + 1)
+    lows, highs = np.empty(len(counts)), np.empty(len(counts))
+    for layer in range(len(counts)):
+        if layer == 0:
+            scales, weights = np.array([input_variance]), np.array([1.0])
+        else:
+            scales, weights = active * (c / width), counts[layer - 1]
+        lows[layer], highs[layer] = _mixture_interval(scales, weights, width, a)
+    return lows, highs
+
+
+def _mixture_interval(scales: Array, weights: Array, dof: int, alpha: float) -> tuple[float, float]:
+    """``[lo, hi]`` with P(0 < X < lo) = alpha/2 = P(X > hi), X = scales[k]·χ²_dof/dof w.p. weights[k]."""
+    keep = weights > 0
+    scales, weights = scales[keep], weights[keep]
+
+    def cdf(v: float) -> float:
+        with np.errstate(divide="ignore"):
+            z = np.where(scales > 0, dof * v / np.where(scales > 0, scales, 1.0), np.inf)
+        return float(np.sum(weights * scipy.stats.chi2.cdf(z, dof)))
+
+    top = float(scales.max()) * scipy.stats.chi2.isf(alpha / 4, dof) / dof + 1.0
+
+    def quantile(q: float) -> float:
+        return brentq(lambda v: cdf(v) - q, 0.0, top, xtol=1e-12, rtol=1e-10)
+
+    silent = cdf(0.0)
+    if silent >= 1 - alpha / 2:  # (almost) surely silent
+        return 0.0, 0.0
+    return quantile(silent + alpha / 2), quantile(1 - alpha / 2)
