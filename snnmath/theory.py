@@ -225,8 +225,19 @@ def transition_matrix(n: int, theta: float, gain: float | None = None) -> Array:
     th = real_scalar("theta", theta, low=0.0)
     c = _default_gain(th, gain)
     active = np.arange(width + 1)
-    p = spike_probability(th, active * (c / width))
-    return scipy.stats.binom.pmf(active[None, :], width, p[:, None])
+    return _binomial_pmf(width, spike_probability(th, active * (c / width)))
+
+
+def _binomial_pmf(n: int, p: Array) -> Array:
+    """Rows ``Binomial(n, p[i]).pmf(0..n)`` through log-gamma (much faster than scipy.stats.binom),
+    each renormalised to sum to one (the log-gamma route leaves ~1e-12 rounding)."""
+    k = np.arange(n + 1)
+    log_choose = scipy.special.gammaln(n + 1) - scipy.special.gammaln(k + 1) - scipy.special.gammaln(n - k + 1)
+    p = p[:, None]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        log_pmf = log_choose + scipy.special.xlogy(k, p) + scipy.special.xlog1py(n - k, -p)
+    pmf = np.exp(log_pmf)
+    return pmf / pmf.sum(axis=1, keepdims=True)
 
 
 def active_count_distribution(
@@ -244,7 +255,7 @@ def active_count_distribution(
     v0 = real_scalar("input_variance", input_variance, low=0.0, low_open=True)
     step = transition_matrix(width, th, gain)
     out = np.empty((layers + 1, width + 1))
-    out[0] = scipy.stats.binom.pmf(np.arange(width + 1), width, spike_probability(th, v0))
+    out[0] = _binomial_pmf(width, np.atleast_1d(spike_probability(th, v0)))[0]
     for layer in range(1, layers + 1):
         out[layer] = out[layer - 1] @ step
     return out
@@ -302,3 +313,40 @@ def _mixture_interval(scales: Array, weights: Array, dof: int, alpha: float) -> 
     if silent >= 1 - alpha / 2:  # (almost) surely silent
         return 0.0, 0.0
     return quantile(silent + alpha / 2), quantile(1 - alpha / 2)
+
+
+def expected_depth_to_silence(
+    n: int, theta: float, gain: float | None = None, input_variance: float = 1.0, max_layers: int = 100_000
+) -> tuple[float, float]:
+    r"""Expected index of the first silent layer at t = 0, and the per-layer hazard of silence.
+
+    :math:`E[\tau] = \sum_{l \ge 0} P(K_l > 0)`. The chain is iterated until its law
+    conditioned on survival settles into the quasi-stationary distribution q (relative
+    change below 1e-13); from then on survival decays geometrically with hazard
+    :math:`h = \sum_k q_k P(k \to 0)`, computed from the binomial probabilities of
+    silence directly (accurate even where h is far below float64 epsilon), so the tail
+    of the sum is :math:`P(K_L > 0)/h`. Returns ``(E[τ], log h)``; E[τ] is ``inf`` only
+    when it exceeds the float64 range (the natural log of the hazard stays finite).
+    """
+    width = integer("n", n, low=1)
+    th = real_scalar("theta", theta, low=0.0)
+    layers = integer("max_layers", max_layers, low=1)
+    step_gain = _default_gain(th, gain)
+    step = transition_matrix(width, th, step_gain)
+    dist = active_count_distribution(width, th, 0, gain, input_variance)[0]
+    expected = 0.0
+    conditional = np.zeros(width + 1)
+    for _ in range(layers):
+        alive = float(dist[1:].sum())
+        if alive <= 0:
+            return expected, 0.0
+        expected += alive
+        previous, conditional = conditional, np.concatenate([[0.0], dist[1:] / alive])
+        if np.abs(conditional - previous).sum() < 1e-13:
+            p = spike_probability(th, np.arange(1, width + 1) * (step_gain / width))
+            log_silence = scipy.stats.binom.logpmf(0, width, p)  # log P(k -> 0), no underflow
+            log_hazard = float(scipy.special.logsumexp(log_silence, b=conditional[1:]))
+            with np.errstate(over="ignore"):
+                return float(expected - alive + alive * np.exp(-log_hazard)), log_hazard
+        dist = dist @ step
+    raise ValueError(f"max_layers={layers} was too few for the chain to reach its quasi-stationary law")
