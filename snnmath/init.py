@@ -116,7 +116,8 @@ def snn_normal_(
     generator: torch.Generator | None = None,
 ) -> torch.Tensor:
     r"""The proposed scale, normal: :math:`\mathrm{Var}[w] = V/(n\,Q(\theta/\sqrt V))`."""
-    variance = float(theory.weight_variance(fans(tensor)[0], threshold, target_variance))
+    th = real_scalar("threshold", threshold, low=0.0)
+    variance = float(theory.weight_variance(fans(tensor)[0], th, target_variance))
     return normal_(tensor, variance, generator)
 
 

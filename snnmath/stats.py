@@ -69,3 +69,19 @@ def mean_band(samples: ArrayLike, alpha: float = ALPHA, comparisons: int = 1) ->
         raise ValueError("samples must be a 1-d array of at least 2 replicate values")
     half = z_value(alpha, comparisons) * x.std(ddof=1) / np.sqrt(x.size)
     return float(x.mean()), float(half)
+
+
+def bernstein_half_width(
+    variance: ArrayLike, bound: ArrayLike, samples: int, alpha: float = ALPHA, comparisons: int = 1
+) -> NDArray[np.float64]:
+    r"""Half-width ε of Bernstein's inequality for the mean of i.i.d. X with known variance σ²
+    and :math:`|X - \mu| \le b`:
+    :math:`P(|\bar X - \mu| \ge \varepsilon) \le 2\exp\!\big(-R\varepsilon^2/(2\sigma^2 + 2b\varepsilon/3)\big)`,
+    solved for ε at level ``alpha`` (Bonferroni over ``comparisons``). Exact, no normal approximation.
+    """
+    r = integer("samples", samples, low=1)
+    log_term = np.log(2 * integer("comparisons", comparisons, low=1) / _alpha(alpha))
+    var = np.asarray(variance, dtype=np.float64)
+    b = np.asarray(bound, dtype=np.float64)
+    linear = 2 * b * log_term / 3
+    return (linear + np.sqrt(linear**2 + 8 * r * var * log_term)) / (2 * r)
