@@ -6,12 +6,19 @@ Layer 0 receives the input currents directly; layer l ≥ 1 receives :math:`W_l 
     u_l[t] = \beta\,u_l[t-1] + I_l[t] - \theta\,s_l[t-1], \qquad
     s_l[t] = H(u_l[t] - \theta), \qquad u_l[-1] = s_l[-1] = 0,
 
-i.e. snnTorch's ``Leaky`` with ``reset_mechanism="subtract"`` and its delayed reset.
+i.e. snnTorch's ``Leaky`` with ``reset_mechanism="subtract"`` and its delayed reset
+(spike when :math:`u > \theta`, strictly).
 
 The network is feedforward, so a layer's currents for all T steps come from one matrix
 multiply ``(T·B, n_in) @ W.T``; only the cheap elementwise recurrence runs over time.
-Weights are drawn layer by layer and dropped, and only per-layer statistics are kept,
-so memory does not grow with depth.
+Weights are drawn layer by layer and dropped, two buffers of size ``(T, B, n)`` are reused
+by every layer, and only per-layer statistics are kept, so memory does not grow with depth.
+
+Agreement with snnTorch is bit for bit (``tests/test_simulate.py``): the recurrence does
+``Leaky``'s floating-point operations in its order (see :func:`_lif_`). It needs the same
+currents too, and a BLAS may round the one ``(T·B)``-row product differently from the
+per-step ``B``-row products of a time-stepped ``nn.Linear`` (MKL does for some batch sizes
+that are not a multiple of 4, e.g. 1 or 9); then potentials differ in the last bit.
 """
 
 from __future__ import annotations
@@ -41,7 +48,9 @@ class Record:
     active: torch.Tensor
     """Number of spiking neurons per sample, shape ``(depth, steps, batch)``."""
     potentials: dict[int, torch.Tensor] = field(default_factory=dict)
-    """Full potentials ``(steps, batch, width)`` of the layers asked for."""
+    """Full potentials ``(steps, batch, width)`` of the layers asked for (``record_layers``)."""
+    spikes: dict[int, torch.Tensor] = field(default_factory=dict)
+    """Full spikes ``(steps, batch, width)``, as bool, of the layers asked for."""
 
     @property
     def silent_fraction(self) -> torch.Tensor:
@@ -53,16 +62,29 @@ def lif_layer(
     currents: torch.Tensor, beta: float, theta: float
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Run the LIF recurrence over time for currents ``(T, B, n)``; return ``(u, s)`` of that shape."""
-    potentials = torch.empty_like(currents)
-    spikes = torch.empty_like(currents)
-    u = torch.zeros_like(currents[0])
-    s = torch.zeros_like(currents[0])
-    for t in range(currents.shape[0]):
-        u = beta * u + currents[t] - theta * s
-        s = (u > theta).to(currents.dtype)
-        potentials[t] = u
-        spikes[t] = s
+    potentials = currents.clone(memory_format=torch.contiguous_format)
+    spikes = torch.empty_like(potentials)
+    _lif_(potentials, spikes, beta, theta)
     return potentials, spikes
+
+
+def _lif_(potentials: torch.Tensor, spikes: torch.Tensor, beta: float, theta: float) -> None:
+    r"""The LIF recurrence in place: ``potentials`` holds the currents on entry, the potentials on exit.
+
+    ``spikes`` (same shape and dtype) receives :math:`s[t] = (u[t] > \theta)`. Each step does
+    snnTorch ``Leaky``'s floating-point operations in its order, :math:`(\beta u + I) - \theta s`,
+    so that spikes agree bit for bit: the decay is a separate multiply (``add_(u, alpha=beta)``
+    would be a fused multiply-add, rounded differently), ``I + βu`` equals ``βu + I`` because
+    IEEE addition commutes, and ``θ·s`` is exactly 0 or θ.
+    """
+    decayed = torch.empty_like(potentials[0])
+    torch.gt(potentials[0], theta, out=spikes[0])
+    for t in range(1, potentials.shape[0]):
+        u = potentials[t]
+        torch.mul(potentials[t - 1], beta, out=decayed)
+        u.add_(decayed)
+        u.sub_(spikes[t - 1], alpha=theta)
+        torch.gt(u, theta, out=spikes[t])
 
 
 def gaussian_currents(
@@ -113,7 +135,7 @@ def simulate(
     widths = [integer("width", w, low=1) for w in widths]
     b = real_scalar("beta", beta, low=0.0, high=1.0)
     th = real_scalar("theta", theta, low=0.0)
-    fill = for_threshold(init, th) if isinstance(init, str) else init
+    fill = for_threshold(init, th, b) if isinstance(init, str) else init
     if inputs is None:
         t_steps = integer("steps", steps, low=1)
         n_batch = integer("batch", batch, low=1)
@@ -124,30 +146,104 @@ def simulate(
         if inputs.dim() != 3 or inputs.shape[2] != widths[0]:
             raise ValueError(f"inputs must have shape (steps, batch, {widths[0]}), got {tuple(inputs.shape)}")
         currents = inputs.to(device=device, dtype=dtype)
+    return _run(currents, widths, b, th, fill, generator, set(record_layers))
+
+
+def _run(
+    currents: torch.Tensor,
+    widths: list[int],
+    beta: float,
+    theta: float,
+    fill: Initialiser,
+    generator: torch.Generator | None,
+    record_layers: set[int],
+) -> Record:
+    """Propagate ``currents`` ``(T, B, widths[0])`` through the layers (arguments already checked).
+
+    Two flat buffers, one for potentials and one for spikes, serve every layer: layer l's
+    currents overwrite layer l-1's potentials, and its spikes overwrite the spikes that were
+    just multiplied, so nothing of size ``(T, B, n)`` is allocated per layer.
+    """
     t_steps, n_batch = currents.shape[:2]
-
-    shape = (layers, t_steps)
-    record = Record(
-        mean=torch.empty(shape, dtype=torch.float64),
-        variance=torch.empty(shape, dtype=torch.float64),
-        rate=torch.empty(shape, dtype=torch.float64),
-        active=torch.empty((layers, t_steps, n_batch), dtype=torch.int64),
-    )
-    for layer in range(layers):
-        if layer > 0:
-            weight = torch.empty(widths[layer], widths[layer - 1], device=device, dtype=dtype)
-            fill(weight, generator)
-            currents = (spikes.reshape(-1, widths[layer - 1]) @ weight.T).reshape(t_steps, n_batch, -1)
-        potentials, spikes = lif_layer(currents, b, th)
-        _summarise(record, layer, potentials, spikes)
+    size = t_steps * n_batch * max(widths)
+    potentials_buffer = torch.empty(size, device=currents.device, dtype=currents.dtype)
+    spikes_buffer = torch.empty_like(potentials_buffer)
+    stats = _Statistics(len(widths), t_steps, n_batch, currents.device)
+    kept_potentials: dict[int, torch.Tensor] = {}
+    kept_spikes: dict[int, torch.Tensor] = {}
+    spikes = None
+    for layer, n_out in enumerate(widths):
+        potentials = potentials_buffer[: t_steps * n_batch * n_out].view(t_steps, n_batch, n_out)
+        if spikes is None:
+            potentials.copy_(currents)
+        else:
+            _synaptic_currents(spikes, fill, generator, out=potentials)
+        spikes = spikes_buffer[: t_steps * n_batch * n_out].view(t_steps, n_batch, n_out)
+        _lif_(potentials, spikes, beta, theta)
         if layer in record_layers:
-            record.potentials[layer] = potentials.cpu()
-    return record
+            kept_potentials[layer] = potentials.to("cpu", copy=True)
+            kept_spikes[layer] = spikes.to("cpu", torch.bool)
+        stats.add(layer, potentials, spikes)  # overwrites potentials
+    return stats.to_record(kept_potentials, kept_spikes)
 
 
-def _summarise(record: Record, layer: int, potentials: torch.Tensor, spikes: torch.Tensor) -> None:
-    u = potentials.double()
-    record.mean[layer] = u.mean(dim=(1, 2)).cpu()
-    record.variance[layer] = u.var(dim=(1, 2), correction=0).cpu()
-    record.rate[layer] = spikes.double().mean(dim=(1, 2)).cpu()
-    record.active[layer] = spikes.sum(dim=2).long().cpu()
+def _synaptic_currents(
+    spikes: torch.Tensor, fill: Initialiser, generator: torch.Generator | None, out: torch.Tensor
+) -> None:
+    """Draw a weight ``(n_out, n_in)`` with ``fill`` and write :math:`W s[t]` for all steps into ``out``.
+
+    One matrix multiply ``(T·B, n_in) @ W.T`` covers every step; ``out`` is ``(T, B, n_out)``.
+    """
+    n_in, n_out = spikes.shape[2], out.shape[2]
+    weight = torch.empty(n_out, n_in, device=spikes.device, dtype=spikes.dtype)
+    fill(weight, generator)
+    torch.matmul(spikes.view(-1, n_in), weight.T, out=out.view(-1, n_out))
+
+
+class _Statistics:
+    """Per-layer statistics accumulated on the simulation's device, with one pass or two per layer."""
+
+    def __init__(self, layers: int, steps: int, batch: int, device: torch.device) -> None:
+        shape = (layers, steps)
+        self.mean = torch.empty(shape, dtype=torch.float64, device=device)
+        self.variance = torch.empty(shape, dtype=torch.float64, device=device)
+        self.rate = torch.empty(shape, dtype=torch.float64, device=device)
+        self.active = torch.empty((layers, steps, batch), dtype=torch.int64, device=device)
+
+    def add(self, layer: int, potentials: torch.Tensor, spikes: torch.Tensor) -> None:
+        r"""Summarise one layer's ``(T, B, n)`` potentials and spikes; **overwrites** ``potentials``.
+
+        Sums run over each neuron row in (at least) float32 and then across the batch in
+        float64. The variance is the two-pass (centred) one, so it stays accurate when
+        :math:`|E[u]| \gg \sqrt{Var[u]}`; it is centred on the mean rounded to the simulation
+        dtype, which adds the negligible :math:`(E[u] - \mathrm{round}(E[u]))^2`.
+        """
+        count = potentials.shape[1] * potentials.shape[2]
+        mean = _pooled_sum(potentials) / count
+        centred = potentials.sub_(mean.to(potentials.dtype).view(-1, 1, 1))
+        self.mean[layer] = mean
+        self.variance[layer] = _pooled_sum(centred.square_()) / count
+        active = spikes.sum(dim=2, dtype=_accumulator(spikes.dtype))  # exact counts below 2**24
+        self.active[layer] = active
+        self.rate[layer] = active.sum(dim=1, dtype=torch.float64) / count
+
+    def to_record(self, potentials: dict[int, torch.Tensor], spikes: dict[int, torch.Tensor]) -> Record:
+        """The statistics as a :class:`Record` on the CPU, with the kept potentials and spikes."""
+        return Record(
+            mean=self.mean.cpu(),
+            variance=self.variance.cpu(),
+            rate=self.rate.cpu(),
+            active=self.active.cpu(),
+            potentials=potentials,
+            spikes=spikes,
+        )
+
+
+def _accumulator(dtype: torch.dtype) -> torch.dtype:
+    """The dtype that per-row sums use: the simulation dtype, but at least float32."""
+    return torch.promote_types(dtype, torch.float32)
+
+
+def _pooled_sum(x: torch.Tensor) -> torch.Tensor:
+    """Sum of ``(T, B, n)`` over batch and neurons, per step, as float64 of shape ``(T,)``."""
+    return x.sum(dim=2, dtype=_accumulator(x.dtype)).sum(dim=1, dtype=torch.float64)
