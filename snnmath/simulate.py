@@ -46,7 +46,8 @@ class Record:
     rate: torch.Tensor
     """Firing rate :math:`E[s]`."""
     active: torch.Tensor
-    """Number of spiking neurons per sample, shape ``(depth, steps, batch)``."""
+    """Number of spiking neurons per sample, shape ``(depth, steps, networks·batch)``
+    (network-major: the samples of network r are ``r·batch … (r+1)·batch - 1``)."""
     potentials: dict[int, torch.Tensor] = field(default_factory=dict)
     """Full potentials ``(steps, batch, width)`` of the layers asked for (``record_layers``)."""
     spikes: dict[int, torch.Tensor] = field(default_factory=dict)
@@ -118,6 +119,7 @@ def simulate(
     input_variance: float = 1.0,
     fresh_inputs: bool = False,
     record_layers: Sequence[int] = (),
+    networks: int = 1,
     generator: torch.Generator | None = None,
     device: str | torch.device = "cpu",
     dtype: torch.dtype = torch.float32,
@@ -125,8 +127,10 @@ def simulate(
     """Simulate ``depth`` LIF layers of the given width(s) for ``steps`` time steps.
 
     ``init`` is an initialiser name from :func:`snnmath.init.for_threshold` (at this
-    ``theta``) or any ``f(weight, generator)`` that fills a weight in place. ``inputs``
-    (``(T, B, n_0)``) overrides the Gaussian currents of variance ``input_variance``.
+    ``theta`` and ``beta``) or any ``f(weight, generator)`` that fills a weight in place.
+    ``inputs`` (``(T, networks·B, n_0)``) overrides the Gaussian currents of variance
+    ``input_variance``. ``networks`` independent networks (each its own weights) carry
+    ``batch`` samples each, so that samples of different networks are independent.
     """
     layers = integer("depth", depth, low=1)
     widths = [width] * layers if isinstance(width, int) else list(width)
@@ -136,17 +140,20 @@ def simulate(
     b = real_scalar("beta", beta, low=0.0, high=1.0)
     th = real_scalar("theta", theta, low=0.0)
     fill = for_threshold(init, th, b) if isinstance(init, str) else init
+    replicas = integer("networks", networks, low=1)
     if inputs is None:
         t_steps = integer("steps", steps, low=1)
-        n_batch = integer("batch", batch, low=1)
+        n_batch = integer("batch", batch, low=1) * replicas
         currents = gaussian_currents(
             t_steps, n_batch, widths[0], input_variance, fresh_inputs, generator, device, dtype
         )
     else:
-        if inputs.dim() != 3 or inputs.shape[2] != widths[0]:
-            raise ValueError(f"inputs must have shape (steps, batch, {widths[0]}), got {tuple(inputs.shape)}")
+        if inputs.dim() != 3 or inputs.shape[2] != widths[0] or inputs.shape[1] % replicas:
+            raise ValueError(
+                f"inputs must have shape (steps, networks·batch, {widths[0]}), got {tuple(inputs.shape)}"
+            )
         currents = inputs.to(device=device, dtype=dtype)
-    return _run(currents, widths, b, th, fill, generator, set(record_layers))
+    return _run(currents, widths, b, th, fill, generator, set(record_layers), replicas)
 
 
 def _run(
@@ -157,6 +164,7 @@ def _run(
     fill: Initialiser,
     generator: torch.Generator | None,
     record_layers: set[int],
+    networks: int = 1,
 ) -> Record:
     """Propagate ``currents`` ``(T, B, widths[0])`` through the layers (arguments already checked).
 
@@ -177,7 +185,7 @@ def _run(
         if spikes is None:
             potentials.copy_(currents)
         else:
-            _synaptic_currents(spikes, fill, generator, out=potentials)
+            _synaptic_currents(spikes, fill, generator, networks, out=potentials)
         spikes = spikes_buffer[: t_steps * n_batch * n_out].view(t_steps, n_batch, n_out)
         _lif_(potentials, spikes, beta, theta)
         if layer in record_layers:
@@ -188,16 +196,24 @@ def _run(
 
 
 def _synaptic_currents(
-    spikes: torch.Tensor, fill: Initialiser, generator: torch.Generator | None, out: torch.Tensor
+    spikes: torch.Tensor, fill: Initialiser, generator: torch.Generator | None, networks: int, out: torch.Tensor
 ) -> None:
-    """Draw a weight ``(n_out, n_in)`` with ``fill`` and write :math:`W s[t]` for all steps into ``out``.
+    """Draw weights ``(n_out, n_in)`` with ``fill`` and write :math:`W s[t]` for all steps into ``out``.
 
     One matrix multiply ``(T·B, n_in) @ W.T`` covers every step; ``out`` is ``(T, B, n_out)``.
+    With several networks each has its own weight, and a batched multiply serves them all.
     """
     n_in, n_out = spikes.shape[2], out.shape[2]
-    weight = torch.empty(n_out, n_in, device=spikes.device, dtype=spikes.dtype)
-    fill(weight, generator)
-    torch.matmul(spikes.view(-1, n_in), weight.T, out=out.view(-1, n_out))
+    weight = torch.empty(networks, n_out, n_in, device=spikes.device, dtype=spikes.dtype)
+    for network in weight:
+        fill(network, generator)
+    if networks == 1:
+        torch.matmul(spikes.view(-1, n_in), weight[0].T, out=out.view(-1, n_out))
+        return
+    steps = spikes.shape[0]
+    per_network = spikes.view(steps, networks, -1, n_in).transpose(0, 1).reshape(networks, -1, n_in)
+    currents = torch.bmm(per_network, weight.transpose(1, 2))  # (networks, T·B, n_out)
+    out.view(steps, networks, -1, n_out).copy_(currents.view(networks, steps, -1, n_out).transpose(0, 1))
 
 
 class _Statistics:

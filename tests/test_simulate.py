@@ -253,3 +253,36 @@ def test_cuda_matches_cpu():
         torch.testing.assert_close(cuda.potentials[layer], cpu.potentials[layer], rtol=0, atol=1e-12)
     torch.testing.assert_close(cuda.mean, cpu.mean, rtol=0, atol=1e-12)
     assert torch.equal(cuda.active, cpu.active)
+
+
+def test_independent_networks_equal_separate_simulations():
+    """``networks=R`` gives each network its own weights; each equals a run of that network alone."""
+    depth, width, steps, batch, networks = 4, 12, 5, 3, 3
+    g = torch.Generator().manual_seed(11)
+    weights = [[torch.randn(width, width, generator=g, dtype=torch.float64) for _ in range(depth - 1)]
+               for _ in range(networks)]
+    inputs = torch.randn(steps, networks * batch, width, generator=g, dtype=torch.float64)
+
+    def replay(order):
+        queue = list(order)
+
+        def fill(tensor, generator=None):
+            tensor.copy_(queue.pop(0))
+            return tensor
+
+        return fill
+
+    interleaved = [weights[r][layer] for layer in range(depth - 1) for r in range(networks)]
+    together = simulate(depth, width, inputs=inputs, networks=networks, beta=0.7, theta=0.4,
+                        init=replay(interleaved), dtype=torch.float64)
+    for r in range(networks):
+        alone = simulate(depth, width, inputs=inputs[:, r * batch:(r + 1) * batch], beta=0.7, theta=0.4,
+                         init=replay(weights[r]), dtype=torch.float64)
+        assert torch.equal(together.active[:, :, r * batch:(r + 1) * batch], alone.active)
+    assert together.active.shape == (depth, steps, networks * batch)
+    assert (together.active > 0).any()
+
+
+def test_networks_must_be_positive():
+    with pytest.raises(ValueError, match="^networks must"):
+        simulate(2, 5, networks=0)
