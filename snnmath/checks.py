@@ -206,3 +206,43 @@ def independent_chain_check(
                                  mean_predicted=float(mean[layer]), mean_measured=float(measured[layer]),
                                  mean_half_width=float(half[layer]), ok=ok_silent and ok_mean))
     return Check("independent networks follow the finite-width chain", all(r["ok"] for r in rows), rows)
+
+
+def mean_square_check(record: Record, width: int, theta: float, alpha: float = stats.ALPHA) -> Check:
+    """Every sample's mean square potential at t = 0 lies in the exact finite-width region.
+
+    ``record`` must hold the potentials of every layer (``record_layers=range(depth)``) of a
+    network with the proposed scale. The region of :func:`snnmath.theory.mean_square_interval`
+    (zero for a silent layer, else an interval) is taken at ``alpha`` split over all samples
+    and layers, a union bound that holds although the samples share weights.
+    """
+    depth = len(record.potentials)
+    per_sample = torch.stack([record.potentials[layer][0].double().square().mean(dim=-1) for layer in range(depth)]).numpy()
+    low, high = theory.mean_square_interval(width, theta, depth - 1, alpha / per_sample.size)
+    silent = per_sample == 0
+    inside = silent | ((per_sample >= low[:, None]) & (per_sample <= high[:, None]))
+    rows = [dict(layer=layer, low=float(low[layer]), high=float(high[layer]), silent=int(silent[layer].sum()),
+                 min=float(per_sample[layer].min()), max=float(per_sample[layer].max()), ok=bool(inside[layer].all()))
+            for layer in range(depth)]
+    return Check("mean square potential within the finite-width band", bool(inside.all()), rows)
+
+
+def silence_depth_check(record: Record, width: int, theta: float, gain: float, alpha: float = stats.ALPHA) -> Check:
+    """A network without a non-zero fixed point falls silent at t = 0 when the chain says.
+
+    With B samples, the chain's survival probability S_l = P(K_l > 0) gives, by a union
+    bound, every sample silent at the first layer with S_l ≤ alpha/(2B) and every sample
+    active at the last layer with S_l ≥ 1 − alpha/(2B). The mean-field depth (the first
+    layer with fewer than one expected active neuron) is reported beside it.
+    """
+    depth, samples = record.active.shape[0], record.active.shape[2]
+    alive = 1 - theory.active_count_distribution(width, theta, depth - 1, gain=gain)[:, 0]
+    sure_silent = int(np.argmax(alive <= alpha / (2 * samples))) if np.any(alive <= alpha / (2 * samples)) else None
+    sure_alive = int(np.nonzero(alive >= 1 - alpha / (2 * samples))[0].max(initial=-1))
+    expected_active = width * theory.spike_probability(theta, theory.iterate_map(theta, gain, 1.0, depth - 1))
+    silent = record.silent_fraction[:, 0].numpy()
+    ok = (sure_silent is None or silent[sure_silent] == 1) and (sure_alive < 0 or silent[sure_alive] == 0)
+    row = dict(theta=theta, gain=gain, mean_field_depth=int(np.argmax(expected_active < 1)),
+               chain_sure_alive=sure_alive, chain_sure_silent=sure_silent,
+               first_all_silent=int(np.argmax(silent == 1)) if np.any(silent == 1) else None, ok=bool(ok))
+    return Check("falls silent when the chain predicts", bool(ok), [row])
