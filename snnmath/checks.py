@@ -8,8 +8,9 @@ A correct theory fails a check with probability at most ``alpha``, whatever the 
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 import torch
@@ -185,7 +186,7 @@ def independent_chain_check(
     generator = torch.Generator().manual_seed(seed)
     tests = 2 * depth * len(widths) * len(thetas)
     rows = []
-    for width, replicas in zip(widths, counts):
+    for width, replicas in zip(widths, counts, strict=False):
         for theta in thetas:
             record = simulate(depth, width, batch=1, networks=replicas, theta=theta, init="snn", generator=generator)
             active = record.active[:, 0, :].numpy()
@@ -217,7 +218,9 @@ def mean_square_check(record: Record, width: int, theta: float, alpha: float = s
     and layers, a union bound that holds although the samples share weights.
     """
     depth = len(record.potentials)
-    per_sample = torch.stack([record.potentials[layer][0].double().square().mean(dim=-1) for layer in range(depth)]).numpy()
+    per_sample = torch.stack(
+        [record.potentials[layer][0].double().square().mean(dim=-1) for layer in range(depth)]
+    ).numpy()
     low, high = theory.mean_square_interval(width, theta, depth - 1, alpha / per_sample.size)
     silent = per_sample == 0
     inside = silent | ((per_sample >= low[:, None]) & (per_sample <= high[:, None]))
@@ -242,7 +245,8 @@ def silence_depth_check(record: Record, width: int, theta: float, gain: float, a
     expected_active = width * theory.spike_probability(theta, theory.iterate_map(theta, gain, 1.0, depth - 1))
     silent = record.silent_fraction[:, 0].numpy()
     ok = (sure_silent is None or silent[sure_silent] == 1) and (sure_alive < 0 or silent[sure_alive] == 0)
-    row = dict(theta=theta, gain=gain, mean_field_depth=int(np.argmax(expected_active < 1)),
+    row = dict(theta=theta, gain=gain,
+               mean_field_depth=int(np.argmax(expected_active < 1)) if np.any(expected_active < 1) else None,
                chain_sure_alive=sure_alive, chain_sure_silent=sure_silent,
                first_all_silent=int(np.argmax(silent == 1)) if np.any(silent == 1) else None, ok=bool(ok))
     return Check("falls silent when the chain predicts", bool(ok), [row])

@@ -3,8 +3,11 @@ several seeds) and fail when the theory is wrong, so none of them is vacuous."""
 
 import numpy as np
 import pytest
+import torch
 
 from snnmath import checks, stats, theory
+from snnmath.init import gain_normal_, variance_of
+from snnmath.simulate import simulate
 
 SEEDS = range(5)
 
@@ -68,3 +71,39 @@ def test_bad_alpha_is_rejected():
         stats.z_value(0.0)
     with pytest.raises(ValueError, match="^comparisons must"):
         stats.z_value(0.1, 0)
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+def test_mean_square_check_passes_for_any_seed(seed):
+    record = simulate(30, 300, batch=8, theta=1.0, record_layers=range(30), generator=torch.Generator().manual_seed(seed))
+    assert checks.mean_square_check(record, 300, 1.0).passed
+
+
+def test_mean_square_check_detects_a_wrong_scale():
+    record = simulate(20, 300, batch=8, theta=1.0, init=lambda w, g=None: gain_normal_(w, 1.6 * float(theory.weight_variance(1, 1.0)), g),
+                      record_layers=range(20), generator=torch.Generator().manual_seed(0))
+    assert not checks.mean_square_check(record, 300, 1.0).passed
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+@pytest.mark.parametrize("name", ["kaiming", "glorot", "pytorch"])
+def test_silence_depth_check_passes_for_any_seed(seed, name):
+    record = simulate(12, 300, batch=16, theta=1.0, init=name, generator=torch.Generator().manual_seed(seed))
+    assert checks.silence_depth_check(record, 300, 1.0, 300 * variance_of(name, 300, 300, 1.0)).passed
+
+
+def test_silence_depth_check_detects_a_wrong_gain():
+    record = simulate(12, 300, batch=16, theta=1.0, init="kaiming", generator=torch.Generator().manual_seed(0))
+    assert not checks.silence_depth_check(record, 300, 1.0, 10.0).passed  # claims survival it does not see
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+def test_independent_chain_check_passes_for_any_seed(seed):
+    assert checks.independent_chain_check([30, 60], [1.0, 1.5], 10, 200, seed=seed).passed
+
+
+def test_independent_chain_check_detects_a_wrong_chain(monkeypatch):
+    real = theory.active_count_distribution
+    monkeypatch.setattr(theory, "active_count_distribution",
+                        lambda n, theta, depth, gain=None: real(n, theta, depth, gain=1.3 * float(theory.weight_variance(1, theta))))
+    assert not checks.independent_chain_check([30], [1.0], 10, 1000, seed=0).passed
