@@ -42,7 +42,7 @@ k = sp.Symbol("k", nonnegative=True, integer=True)
 
 MOMENTS = sp.symbols("E_w E_s E_s2", real=True)
 """Placeholders for the moments E[w], E[s], E[s²] in :func:`membrane_variance_from_moments`."""
-_MOMENT_NAMES = dict(zip(MOMENTS, (r"\mathbb{E}[w]", r"\mathbb{E}[s]", r"\mathbb{E}[s^2]")))
+_MOMENT_NAMES = dict(zip(MOMENTS, (r"\mathbb{E}[w]", r"\mathbb{E}[s]", r"\mathbb{E}[s^2]"), strict=True))
 
 
 class erfcx(sp.Function):  # noqa: N801  (named like scipy.special.erfcx)
@@ -60,15 +60,15 @@ class erfcx(sp.Function):  # noqa: N801  (named like scipy.special.erfcx)
         return sp.exp(z**2) * sp.erfc(z)
 
     def _latex(self, printer: LatexPrinter) -> str:
-        return r"\operatorname{erfcx}\left(%s\right)" % printer._print(self.args[0])
+        return r"\operatorname{erfcx}\left(" + printer._print(self.args[0]) + r"\right)"
 
 
 class _Printer(LatexPrinter):
     """sympy's LaTeX printer, with H for the Heaviside step (sympy's default is θ)."""
 
     def _print_Heaviside(self, expr: sp.Heaviside, exp: str | None = None) -> str:
-        tex = r"H\left(%s\right)" % self._print(expr.args[0])
-        return tex if exp is None else r"%s^{%s}" % (tex, exp)
+        tex = r"H\left(" + self._print(expr.args[0]) + r"\right)"
+        return tex if exp is None else f"{tex}^{{{exp}}}"
 
 
 def latex(expr: sp.Basic) -> str:
@@ -250,3 +250,70 @@ Q = sp.Function("Q")
 def with_tail(expr: sp.Basic) -> sp.Basic:
     r"""Write every :math:`\mathrm{erfc}(z)` as :math:`2Q(\sqrt2 z)` (display only)."""
     return expr.replace(sp.erfc, lambda z: 2 * Q(sp.sqrt(2) * z))
+
+
+# --- beyond the first step: stationary moments with leak and reset -------------------
+beta = sp.Symbol(r"\beta", nonnegative=True)
+"""Leak factor β."""
+p = sp.Symbol("p", positive=True)
+"""Stationary firing probability per step."""
+mu, sigma = sp.Symbol(r"\mu", real=True), sp.Symbol(r"\sigma", positive=True)
+"""Stationary membrane mean and standard deviation."""
+input_mean, input_var = sp.Symbol(r"\mu_I", real=True), sp.Symbol(r"\sigma_I^2", positive=True)
+"""Mean and variance of the input current per step."""
+
+
+def stationary_mean() -> sp.Expr:
+    r"""Stationary mean from :math:`E[u] = \beta E[u] + \mu_I - \theta p`:
+    :math:`\mu = (\mu_I - \theta p)/(1-\beta)` (β < 1)."""
+    (solution,) = sp.solve(sp.Eq(mu, beta * mu + input_mean - theta * p), mu)
+    return solution
+
+
+def spike_membrane_covariance() -> sp.Expr:
+    r""":math:`\mathrm{Cov}(u, s) = E[(u-\mu)H(u-\theta)]` for :math:`u\sim\mathcal N(\mu,\sigma^2)`,
+    by integration: :math:`\sigma\,\varphi((\theta-\mu)/\sigma)`."""
+    density = sp.exp(-((u - mu) ** 2) / (2 * sigma**2)) / sp.sqrt(2 * sp.pi * sigma**2)
+    return sp.simplify(sp.integrate((u - mu) * density, (u, theta, sp.oo)))
+
+
+@cache
+def stationary_variance_equation() -> sp.Eq:
+    r"""Stationary variance of :math:`u_t = \beta u_{t-1} + I_t - \theta s_{t-1}`.
+
+    Assumptions, each explicit: the input :math:`I_t` is independent of the past (fresh
+    each step, so it is uncorrelated with :math:`u_{t-1}` and :math:`s_{t-1}`); the
+    process is stationary; :math:`u` is Gaussian for the spike–membrane covariance; and
+    :math:`\mathrm{Var}[s] = p(1-p)` because :math:`s^2 = s`. Then
+    :math:`\sigma^2 = \beta^2\sigma^2 + \sigma_I^2 + \theta^2 p(1-p) - 2\beta\theta\,\mathrm{Cov}(u,s)`.
+    """
+    cov_us, cov_ui, cov_is = sp.symbols("C_us C_uI C_Is", real=True)
+    var_s = p - p**2  # E[s^2] - E[s]^2, and E[s^2] = E[s] = p because s^2 = s
+    variance = (beta**2 * sigma**2 + input_var + theta**2 * var_s
+                + 2 * beta * cov_ui - 2 * beta * theta * cov_us - 2 * theta * cov_is)
+    fresh_input = {cov_ui: 0, cov_is: 0}
+    return sp.Eq(sigma**2, variance.subs(fresh_input).subs(cov_us, spike_membrane_covariance()))
+
+
+def leak_reset_input_variance() -> sp.Expr:
+    r"""Input variance that holds the stationary membrane at :math:`\mu = 0`, :math:`\sigma = 1`:
+    :math:`\sigma_I^2 = 1 - \beta^2 - \theta^2 p(1-p) + 2\beta\theta\varphi(\theta)`, p = Q(θ)."""
+    eq = stationary_variance_equation().subs({mu: 0, sigma: 1})
+    (solution,) = sp.solve(eq, input_var)
+    return sp.simplify(solution.subs(p, tail_probability(theta)))
+
+
+def leak_reset_weight_variance() -> sp.Expr:
+    r"""Leak-and-reset-aware scale: with i.i.d. inputs firing at p = Q(θ),
+    :math:`\sigma_I^2 = n\sigma_w^2 p`, so :math:`\sigma_w^2 = \sigma_I^2/(np)`."""
+    return leak_reset_input_variance() / (n * tail_probability(theta))
+
+
+def circulating_scales() -> dict[str, sp.Expr]:
+    r"""The two leak-and-reset-aware scales in circulation (THEORY.md §3.3), to be tested:
+    ``"phi_over_p"`` (the reference code's) and ``"phi"``."""
+    q, phi = tail_probability(theta), normal_density(theta)
+    return {
+        "phi_over_p": (1 - beta**2 - theta**2 * q * (1 - q) + 2 * beta * theta * phi / q) / (n * q),
+        "phi": (1 - beta**2 - theta**2 * q * (1 - q) + 2 * beta * theta * phi) / (n * q),
+    }

@@ -68,7 +68,8 @@ def test_spike_probability_matches_quadrature(theta, variance):
 @pytest.mark.parametrize("theta", [0.0, 1.0, 3.0, 10.0, 30.0])
 def test_weight_variance_matches_quadrature(theta):
     assert theory.weight_variance(784, theta) == pytest.approx(1 / (784 * tail_by_quadrature(theta)), rel=1e-10)
-    assert theory.weight_variance(100, theta, 2.0) == pytest.approx(2 / (100 * tail_by_quadrature(theta, 2.0)), rel=1e-10)
+    expected = 2 / (100 * tail_by_quadrature(theta, 2.0))
+    assert theory.weight_variance(100, theta, 2.0) == pytest.approx(expected, rel=1e-10)
 
 
 def test_weight_variance_special_cases():
@@ -84,7 +85,8 @@ def test_weight_variance_special_cases():
 def test_map_slope_matches_quadrature_derivative(variance, theta):
     # d/dV of c ∫_θ^∞ p_V(u) du, differentiating the density under the integral
     def density_derivative(u):
-        return math.exp(-u * u / (2 * variance)) / math.sqrt(2 * math.pi * variance) * (u * u / variance - 1) / (2 * variance)
+        density = math.exp(-u * u / (2 * variance)) / math.sqrt(2 * math.pi * variance)
+        return density * (u * u / variance - 1) / (2 * variance)
 
     value, _ = integrate.quad(density_derivative, theta, np.inf, epsabs=0, epsrel=1e-13)
     assert theory.map_slope(variance, theta, 3.0) == pytest.approx(3.0 * value, rel=1e-9, abs=1e-300)
@@ -191,3 +193,12 @@ def test_bad_input_names_the_parameter(call, name):
 def test_unrepresentable_scale_is_an_error_not_inf():
     with pytest.raises(ValueError, match="weight_variance is not representable"):
         theory.weight_variance(10, 40.0)
+
+
+def test_stationary_derivation_selects_phi_not_phi_over_p():
+    derived = sym.leak_reset_weight_variance()
+    candidates = sym.circulating_scales()
+    assert sp.simplify(candidates["phi"] - derived) == 0
+    assert sp.simplify(candidates["phi_over_p"] - derived) != 0
+    # at beta = 0 the two coincide (the disputed term carries a factor beta)
+    assert sp.simplify((candidates["phi_over_p"] - derived).subs(sym.beta, 0)) == 0
