@@ -1,6 +1,7 @@
 # The two commands of the README:
 #   make book   install into .venv and build the book into _build/html, every chapter executed afresh
-#   make test   install into .venv and run every test: unit tests and every chapter under nbval
+#   make test   install into .venv, lint (ruff) and type-check (mypy), then run every test: unit tests and
+#               every chapter under nbval
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
@@ -21,6 +22,8 @@ book: install
 	$(BIN)/jupyter-book build . --all -n -W --keep-going
 
 test: install
+	$(BIN)/ruff check snnmath tests
+	$(BIN)/mypy snnmath
 	rm -rf _build/nbval && mkdir -p _build/nbval
 	for f in $(CHAPTERS); do \
 	  $(BIN)/jupytext --quiet --to ipynb -o _build/nbval/$$(basename $$f .md).ipynb $$f || exit 1; \

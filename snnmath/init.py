@@ -2,30 +2,36 @@ r"""In-place weight initialisers in the style of ``torch.nn.init``.
 
 Each takes a weight ``tensor`` (Linear: ``(out, in)``; Conv: ``(out, in, *kernel)``), an
 optional ``torch.Generator``, fills the tensor and returns it. The fan-in is
-``in * prod(kernel)``. The weight variances (THEORY.md §4), all from :func:`variance_of`:
+``in * prod(kernel)``. The weight variances, all from :func:`variance_of`:
 
 =========================  =========================================================
 ``snn_normal_``            :math:`V/(n\,Q(\theta/\sqrt V))`, the proposed scale
+``snn_uniform_``           the same variance, uniform on :math:`\pm\sqrt{3\,\mathrm{Var}[w]}`
 ``kaiming_normal_``        :math:`2/n_{in}` (He et al. 2015)
 ``glorot_normal_``         :math:`2/(n_{in}+n_{out})` (Glorot & Bengio 2010)
 ``pytorch_default_``       uniform on :math:`\pm 1/\sqrt{n_{in}}`, variance :math:`1/(3n_{in})`
 ``fluctuation_driven_``    Rossbroich, Gygax & Zenke (2022), see its docstring
 =========================  =========================================================
+
+:func:`apply_` initialises every ``nn.Linear`` and ``nn.Conv1d/2d/3d`` of a model (an
+snnTorch network included) with one of them in one call.
 """
 
 from __future__ import annotations
 
 import math
-from typing import Callable
+from collections.abc import Callable
 
 import torch
+from torch import nn
 
 from . import theory
 from ._checks import integer, real_scalar
 
 Initialiser = Callable[[torch.Tensor, "torch.Generator | None"], torch.Tensor]
-NAMES = ("snn", "kaiming", "glorot", "pytorch", "fluctuation")
-"""The initialisers :func:`for_threshold` knows, by name."""
+"""An in-place initialiser ``f(tensor, generator)`` that fills ``tensor`` and returns it."""
+NAMES = ("snn", "snn_uniform", "kaiming", "glorot", "pytorch", "fluctuation")
+"""The initialisers :func:`for_threshold` and :func:`apply_` know, by name."""
 
 
 def fans(tensor: torch.Tensor) -> tuple[int, int]:
@@ -42,7 +48,9 @@ def psp_integrals(beta: float) -> tuple[float, float]:
     :math:`\hat\varepsilon = \sum_t \beta^{2t} = 1/(1-\beta^2)` (β < 1)."""
     b = real_scalar("beta", beta, low=0.0, high=1.0)
     if b == 1.0:
-        raise ValueError("beta must be < 1 for the fluctuation-driven scale (the PSP kernel does not decay at beta = 1)")
+        raise ValueError(
+            "beta must be < 1 for the fluctuation-driven scale (the PSP kernel does not decay at beta = 1)"
+        )
     return 1.0 / (1.0 - b), 1.0 / (1.0 - b * b)
 
 
@@ -69,7 +77,10 @@ def fluctuation_moments(
     if mu >= th:
         raise ValueError(f"mean must be below the threshold {th} (fluctuation-driven regime), got {mean!r}")
     x = real_scalar("xi", xi, low=0.0, low_open=True)
-    nu = float(theory.spike_probability(x)) if rate is None else real_scalar("rate", rate, low=0.0, high=1.0, low_open=True)
+    if rate is None:
+        nu = float(theory.spike_probability(x))
+    else:
+        nu = real_scalar("rate", rate, low=0.0, high=1.0, low_open=True)
     eps_bar, eps_hat = psp_integrals(beta)
     mean_w = mu / (n * nu * eps_bar)
     variance = ((th - mu) / x) ** 2 / (n * nu * eps_hat) - mean_w**2
@@ -84,6 +95,7 @@ def variance_of(name: str, fan_in: int, fan_out: int, threshold: float = 1.0, be
     n_out = integer("fan_out", fan_out, low=1)
     rules: dict[str, Callable[[], float]] = {
         "snn": lambda: float(theory.weight_variance(n_in, threshold)),
+        "snn_uniform": lambda: float(theory.weight_variance(n_in, threshold)),
         "kaiming": lambda: 2.0 / n_in,
         "glorot": lambda: 2.0 / (n_in + n_out),
         "pytorch": lambda: 1.0 / (3.0 * n_in),
@@ -92,6 +104,14 @@ def variance_of(name: str, fan_in: int, fan_out: int, threshold: float = 1.0, be
     if name not in rules:
         raise ValueError(f"name must be one of {', '.join(map(repr, NAMES))}; got {name!r}")
     return rules[name]()
+
+
+@torch.no_grad()
+def uniform_(tensor: torch.Tensor, variance: float, generator: torch.Generator | None = None) -> torch.Tensor:
+    r"""Fill with the zero-mean uniform law of this variance: on :math:`\pm b`,
+    :math:`b = \sqrt{3\,\mathrm{variance}}`."""
+    bound = math.sqrt(3.0 * real_scalar("variance", variance, low=0.0))
+    return tensor.uniform_(-bound, bound, generator=generator)
 
 
 @torch.no_grad()
@@ -121,6 +141,19 @@ def snn_normal_(
     return normal_(tensor, variance, generator)
 
 
+def snn_uniform_(
+    tensor: torch.Tensor,
+    threshold: float = 1.0,
+    target_variance: float = 1.0,
+    generator: torch.Generator | None = None,
+) -> torch.Tensor:
+    r"""The proposed scale, uniform: on :math:`\pm\sqrt{3\,\mathrm{Var}[w]}` with
+    :math:`\mathrm{Var}[w] = V/(n\,Q(\theta/\sqrt V))`, the variance of :func:`snn_normal_`."""
+    th = real_scalar("threshold", threshold, low=0.0)
+    variance = float(theory.weight_variance(fans(tensor)[0], th, target_variance))
+    return uniform_(tensor, variance, generator)
+
+
 def kaiming_normal_(tensor: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
     """He et al. (2015): :math:`\\mathrm{Var}[w] = 2/n_{in}`."""
     return normal_(tensor, variance_of("kaiming", *fans(tensor)), generator)
@@ -131,11 +164,9 @@ def glorot_normal_(tensor: torch.Tensor, generator: torch.Generator | None = Non
     return normal_(tensor, variance_of("glorot", *fans(tensor)), generator)
 
 
-@torch.no_grad()
 def pytorch_default_(tensor: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
     """PyTorch's default for Linear/Conv: uniform on :math:`\\pm b` with variance b²/3 = 1/(3n)."""
-    bound = math.sqrt(3.0 * variance_of("pytorch", *fans(tensor)))
-    return tensor.uniform_(-bound, bound, generator=generator)
+    return uniform_(tensor, variance_of("pytorch", *fans(tensor)), generator)
 
 
 def fluctuation_driven_(
@@ -152,16 +183,88 @@ def fluctuation_driven_(
     return normal_(tensor, variance, generator, mean=mean_w)
 
 
+_METHODS: dict[str, tuple[Callable[..., torch.Tensor], tuple[str, ...]]] = {
+    "snn": (snn_normal_, ("threshold", "target_variance")),
+    "snn_uniform": (snn_uniform_, ("threshold", "target_variance")),
+    "kaiming": (kaiming_normal_, ()),
+    "glorot": (glorot_normal_, ()),
+    "pytorch": (pytorch_default_, ()),
+    "fluctuation": (fluctuation_driven_, ("threshold", "beta", "mean", "xi", "rate")),
+}
+"""Each name's initialiser and the keyword parameters it takes besides ``tensor`` and ``generator``."""
+
+
+def _method(name: str, what: str = "name") -> tuple[Callable[..., torch.Tensor], tuple[str, ...]]:
+    if not isinstance(name, str) or name not in _METHODS:
+        raise ValueError(f"{what} must be one of {', '.join(map(repr, NAMES))}; got {name!r}")
+    return _METHODS[name]
+
+
 def for_threshold(name: str, threshold: float = 1.0, beta: float = 0.5) -> Initialiser:
     """The initialiser ``name`` (one of :data:`NAMES`) as ``f(tensor, generator)``, for a
     network with this threshold and leak."""
-    table: dict[str, Initialiser] = {
-        "snn": lambda tensor, generator=None: snn_normal_(tensor, threshold, generator=generator),
-        "kaiming": kaiming_normal_,
-        "glorot": glorot_normal_,
-        "pytorch": pytorch_default_,
-        "fluctuation": lambda tensor, generator=None: fluctuation_driven_(tensor, threshold, beta, generator=generator),
-    }
-    if name not in table:
-        raise ValueError(f"name must be one of {', '.join(map(repr, NAMES))}; got {name!r}")
-    return table[name]
+    function, takes = _method(name)
+    params = {key: value for key, value in (("threshold", threshold), ("beta", beta)) if key in takes}
+
+    def fill(tensor: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
+        return function(tensor, generator=generator, **params)
+
+    return fill
+
+
+LAYERS = (nn.Linear, nn.Conv1d, nn.Conv2d, nn.Conv3d)
+"""The layer types whose weights :func:`apply_` initialises (subclasses included)."""
+
+
+@torch.no_grad()
+def apply_(
+    module: nn.Module,
+    method: str = "snn",
+    *,
+    zero_bias: bool = True,
+    generator: torch.Generator | None = None,
+    **params: float | None,
+) -> nn.Module:
+    r"""Initialise every ``nn.Linear`` and ``nn.Conv1d/2d/3d`` weight in ``module`` in place.
+
+    Each weight is filled by the initialiser ``method`` (one of :data:`NAMES`) at its own
+    fan-in n (``in_features``, or ``in_channels/groups · prod(kernel_size)``); for the
+    default ``"snn"`` that is :math:`w \sim \mathcal N(0, V/(n\,Q(\theta/\sqrt V)))`.
+    ``params`` go to that initialiser: ``threshold`` and ``target_variance`` for
+    ``"snn"``/``"snn_uniform"``; ``threshold``, ``beta``, ``mean``, ``xi``, ``rate`` for
+    ``"fluctuation"``; none for ``"kaiming"``, ``"glorot"``, ``"pytorch"``. Biases are set
+    to zero unless ``zero_bias=False``, which leaves them as they are. Every other module
+    (snnTorch neurons, normalisation, ``ConvTranspose``…) is left untouched; a weight that
+    several layers share is drawn once.
+
+    The parameters are checked, and every weight drawn, before any is written: on a
+    ``ValueError`` the module is unchanged. Returns ``module``.
+    """
+    if not isinstance(module, nn.Module):
+        raise ValueError(f"module must be a torch.nn.Module, got {type(module).__name__}")
+    function, takes = _method(method, "method")
+    if not isinstance(zero_bias, bool):
+        raise ValueError(f"zero_bias must be True or False, got {zero_bias!r}")
+    if generator is not None and not isinstance(generator, torch.Generator):
+        raise ValueError(f"generator must be a torch.Generator or None, got {type(generator).__name__}")
+    for key in params:
+        if key not in takes:
+            accepted = ", ".join(takes) if takes else "none"
+            raise ValueError(f"{key} is not a parameter of method {method!r} (it takes: {accepted})")
+    layers = [layer for layer in module.modules() if isinstance(layer, LAYERS)]
+    if not layers:
+        raise ValueError(f"module has no nn.Linear or nn.Conv1d/2d/3d layer to initialise ({type(module).__name__})")
+    weights: dict[int, tuple[torch.Tensor, torch.Tensor]] = {}
+    for layer in layers:
+        if isinstance(layer.weight, nn.parameter.UninitializedParameter):
+            raise ValueError(f"module has a lazy layer not yet materialised ({layer}): run one forward pass first")
+        if id(layer.weight) not in weights:
+            drawn = function(torch.empty_like(layer.weight), generator=generator, **params)
+            weights[id(layer.weight)] = layer.weight, drawn
+    for weight, drawn in weights.values():
+        weight.copy_(drawn)
+    if zero_bias:
+        for layer in layers:
+            if layer.bias is not None:
+                layer.bias.zero_()
+    return module

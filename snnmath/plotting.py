@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Any, Iterable, Sequence
+from collections.abc import Iterable, Sequence
+from typing import Any
 
-import matplotlib as mpl
+import matplotlib.style
 import numpy as np
 from IPython.display import Markdown
 from matplotlib.axes import Axes
@@ -27,7 +28,7 @@ INIT_COLOURS = {"snn": "C0", "kaiming": "C1", "glorot": "C2", "pytorch": "C3", "
 
 def use_book_style() -> None:
     """Apply the book's matplotlib style."""
-    mpl.rcParams.update(STYLE)
+    matplotlib.style.use(STYLE)  # a dict of rcParams, applied as rcParams.update would
 
 
 def _format(value: Any) -> str:

@@ -1,4 +1,4 @@
-r"""Torch simulator of deep feedforward LIF networks (THEORY.md §1).
+r"""Torch simulator of deep feedforward LIF networks (the model of the book's introduction).
 
 Layer 0 receives the input currents directly; layer l ≥ 1 receives :math:`W_l s_{l-1}`:
 
@@ -23,8 +23,8 @@ that are not a multiple of 4, e.g. 1 or 9); then potentials differ in the last b
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Sequence
 
 import torch
 

@@ -310,7 +310,7 @@ def leak_reset_weight_variance() -> sp.Expr:
 
 
 def circulating_scales() -> dict[str, sp.Expr]:
-    r"""The two leak-and-reset-aware scales in circulation (THEORY.md §3.3), to be tested:
+    r"""The two leak-and-reset-aware scales in circulation (one is in the reference code of the paper), to test:
     ``"phi_over_p"`` (the reference code's) and ``"phi"``."""
     q, phi = tail_probability(theta), normal_density(theta)
     return {

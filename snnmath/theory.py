@@ -8,8 +8,9 @@ All functions accept numpy arrays and broadcast, except where noted.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from functools import cache
-from typing import Any, Callable, NamedTuple
+from typing import Any, NamedTuple
 
 import numpy as np
 import scipy.special

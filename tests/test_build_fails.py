@@ -51,7 +51,8 @@ def build(book: Path) -> subprocess.CompletedProcess:
 
 def nbval(book: Path) -> subprocess.CompletedProcess:
     notebook = book / "chapter.ipynb"
-    subprocess.run([str(BIN / "jupytext"), "--quiet", "--to", "ipynb", "-o", str(notebook), str(book / "book" / "chapter.md")], check=True)
+    source = book / "book" / "chapter.md"
+    subprocess.run([str(BIN / "jupytext"), "--quiet", "--to", "ipynb", "-o", str(notebook), str(source)], check=True)
     command = [sys.executable, "-m", "pytest", "--nbval-lax", "-p", "no:cacheprovider", str(notebook)]
     return subprocess.run(command, capture_output=True, text=True, timeout=600, cwd=book)
 

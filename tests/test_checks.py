@@ -29,7 +29,9 @@ def test_deep_chain_check_passes_for_any_seed(seed):
 
 
 def test_spike_probability_check_detects_a_wrong_formula(monkeypatch):
-    monkeypatch.setattr(theory, "spike_probability", lambda theta, variance=1.0: 1.05 * (0.5 if theta == 0 else 0.158655))
+    monkeypatch.setattr(
+        theory, "spike_probability", lambda theta, variance=1.0: 1.05 * (0.5 if theta == 0 else 0.158655)
+    )
     assert not checks.spike_probability_check([0.0, 1.0], [1.0], samples=200_000).passed
 
 
@@ -75,12 +77,14 @@ def test_bad_alpha_is_rejected():
 
 @pytest.mark.parametrize("seed", SEEDS)
 def test_mean_square_check_passes_for_any_seed(seed):
-    record = simulate(30, 300, batch=8, theta=1.0, record_layers=range(30), generator=torch.Generator().manual_seed(seed))
+    generator = torch.Generator().manual_seed(seed)
+    record = simulate(30, 300, batch=8, theta=1.0, record_layers=range(30), generator=generator)
     assert checks.mean_square_check(record, 300, 1.0).passed
 
 
 def test_mean_square_check_detects_a_wrong_scale():
-    record = simulate(20, 300, batch=8, theta=1.0, init=lambda w, g=None: gain_normal_(w, 1.6 * float(theory.weight_variance(1, 1.0)), g),
+    gain = 1.6 * float(theory.weight_variance(1, 1.0))
+    record = simulate(20, 300, batch=8, theta=1.0, init=lambda w, g=None: gain_normal_(w, gain, g),
                       record_layers=range(20), generator=torch.Generator().manual_seed(0))
     assert not checks.mean_square_check(record, 300, 1.0).passed
 
@@ -104,6 +108,8 @@ def test_independent_chain_check_passes_for_any_seed(seed):
 
 def test_independent_chain_check_detects_a_wrong_chain(monkeypatch):
     real = theory.active_count_distribution
-    monkeypatch.setattr(theory, "active_count_distribution",
-                        lambda n, theta, depth, gain=None: real(n, theta, depth, gain=1.3 * float(theory.weight_variance(1, theta))))
+    def wrong(n, theta, depth, gain=None):
+        return real(n, theta, depth, gain=1.3 * float(theory.weight_variance(1, theta)))
+
+    monkeypatch.setattr(theory, "active_count_distribution", wrong)
     assert not checks.independent_chain_check([30], [1.0], 10, 1000, seed=0).passed

@@ -53,7 +53,8 @@ def test_fluctuation_driven_equals_proposed_at_beta_zero_and_xi_theta():
 
 def test_fluctuation_driven_mean_is_used():
     mean_w, variance = init.fluctuation_moments(1000, threshold=1.0, beta=0.5, mean=0.5)
-    weight = init.fluctuation_driven_(torch.empty(400, 1000), 1.0, 0.5, mean=0.5, generator=torch.Generator().manual_seed(3))
+    generator = torch.Generator().manual_seed(3)
+    weight = init.fluctuation_driven_(torch.empty(400, 1000), 1.0, 0.5, mean=0.5, generator=generator)
     assert mean_w > 0 and variance_in_band(weight, variance, mean_w)
 
 

@@ -61,11 +61,11 @@ def snntorch_run(
     for t in range(inputs.shape[0]):
         current = inputs[t]
         for layer, neuron in enumerate(neurons):
-            if layer > 0:
-                current = linears[layer - 1](spk.to(dtype))  # snnTorch's spk is float32
             spk, mems[layer] = neuron(current, mems[layer])
             spikes[layer].append(spk)
             potentials[layer].append(mems[layer])
+            if layer < len(linears):
+                current = linears[layer](spk.to(dtype))  # snnTorch's spk is float32
     return [torch.stack(s) for s in spikes], [torch.stack(u) for u in potentials]
 
 
@@ -81,7 +81,7 @@ def simulate_with_weights(inputs: torch.Tensor, beta: float, theta: float, init=
 
 
 def assert_same_as_snntorch(record: Record, spikes: list[torch.Tensor], potentials: list[torch.Tensor]):
-    for layer, (spk, mem) in enumerate(zip(spikes, potentials)):
+    for layer, (spk, mem) in enumerate(zip(spikes, potentials, strict=True)):
         assert torch.equal(record.spikes[layer], spk.bool()), f"spikes differ in layer {layer}"
         assert torch.equal(record.potentials[layer], mem), f"potentials differ in layer {layer}"
         assert torch.equal(record.active[layer], spk.sum(dim=2).long())
@@ -94,7 +94,7 @@ def test_spike_for_spike_with_snntorch(beta, theta, dtype):
     g = torch.Generator().manual_seed(int(100 * beta + 10 * theta))
     inputs = gaussian_currents(STEPS, BATCH, WIDTHS[0], variance=theta**2, fresh=True, generator=g, dtype=dtype)
     record, weights = simulate_with_weights(inputs, beta, theta)
-    assert [tuple(w.shape) for w in weights] == [(n_out, n_in) for n_in, n_out in zip(WIDTHS, WIDTHS[1:])]
+    assert [tuple(w.shape) for w in weights] == [(n_out, n_in) for n_in, n_out in zip(WIDTHS, WIDTHS[1:], strict=False)]
     spikes, potentials = snntorch_run(inputs, weights, beta, theta)
     assert_same_as_snntorch(record, spikes, potentials)
     for spk in spikes:  # every layer fires, and not always: the comparison means something

@@ -1,0 +1,301 @@
+r"""Command line: ``snnmath scale``, ``snnmath fixed-points`` and ``snnmath simulate``.
+
+Run as ``snnmath …`` (the console script) or ``python -m snnmath …``; ``--help`` on each
+subcommand lists its options, and ``--json`` prints machine-readable output instead of
+text. Bad input prints ``snnmath: error: …`` to stderr and exits with status 2.
+
+* ``scale``: the weight scale :math:`\mathrm{Var}[w] = V/(n\,Q(\theta/\sqrt V))` of a layer
+  with fan-in n (:func:`snnmath.theory.weight_variance`).
+* ``fixed-points``: the fixed points of the variance map :math:`V \mapsto c\,Q(\theta/\sqrt V)`
+  with their slopes and stability (:func:`snnmath.theory.fixed_points`).
+* ``simulate``: per-layer firing rates of a deep LIF network (:func:`snnmath.simulate.simulate`),
+  as a table or a plot.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import sys
+from collections.abc import Callable, Sequence
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+from . import theory
+from ._checks import integer, real_scalar
+from .init import NAMES
+
+PROG = "snnmath"
+
+
+def scale(fan_in: int, threshold: float = 1.0, target_variance: float = 1.0) -> dict[str, Any]:
+    r"""The first-time-step weight scale of one layer, as printed by ``snnmath scale``.
+
+    Returns the inputs with ``spike_probability`` :math:`Q(\theta/\sqrt V)`, ``variance``
+    :math:`\mathrm{Var}[w] = V/(n\,Q(\theta/\sqrt V))`, ``std`` :math:`\sqrt{\mathrm{Var}[w]}`
+    and ``uniform_bound`` :math:`\sqrt{3\,\mathrm{Var}[w]}` (the bound of :func:`snnmath.init.snn_uniform_`).
+    """
+    n = integer("--fan-in", fan_in, low=1)
+    th = real_scalar("--threshold", threshold, low=0.0)
+    v = real_scalar("--target-variance", target_variance, low=0.0, low_open=True)
+    variance = float(theory.weight_variance(n, th, v))
+    # Only the first time step's scale is derived so far. A scale for many time steps (leak
+    # and reset) is future work: it will get its own option here (e.g. --steps) once it is
+    # derived in snnmath.symbolic and checked in the book; until then none is offered.
+    return {
+        "fan_in": n,
+        "threshold": th,
+        "target_variance": v,
+        "time_step": "first",
+        "spike_probability": float(theory.spike_probability(th, v)),
+        "variance": variance,
+        "std": math.sqrt(variance),
+        "uniform_bound": math.sqrt(3.0 * variance),
+    }
+
+
+def fixed_points(threshold: float = 1.0, gain: float | None = None) -> dict[str, Any]:
+    r"""Every fixed point of :math:`V \mapsto c\,Q(\theta/\sqrt V)` with its slope and stability.
+
+    ``gain`` :math:`c = n\,\mathrm{Var}[w]` defaults to the proposed scale's gain at unit
+    target variance, :math:`c = 1/Q(\theta)`. Also returns the saddle-node gain
+    :math:`c_{sn}(\theta)` and the critical threshold :math:`\theta_c = x_c` (unit target).
+    """
+    th = real_scalar("--threshold", threshold, low=0.0)
+    c = float(theory.weight_variance(1, th)) if gain is None else real_scalar("--gain", gain, low=0.0, low_open=True)
+    points = theory.fixed_points(th, c)
+    return {
+        "threshold": th,
+        "gain": c,
+        "fixed_points": [{"variance": p.variance, "slope": p.slope, "stable": p.stable} for p in points],
+        "saddle_node_gain": float(theory.saddle_node_gain(th)),
+        "critical_threshold": float(theory.critical_threshold()),
+    }
+
+
+def simulate_rates(
+    depth: int = 10,
+    width: int = 100,
+    steps: int = 1,
+    batch: int = 64,
+    beta: float = 0.5,
+    threshold: float = 1.0,
+    init: str = "snn",
+    seed: int = 0,
+) -> dict[str, Any]:
+    """Per-layer firing rates and membrane variances of :func:`snnmath.simulate.simulate`.
+
+    ``rate[l][t]`` is the firing rate :math:`E[s]` of layer l at step t, ``variance[l][t]``
+    the membrane variance; ``mean_rate[l]`` averages the rate over the steps.
+    """
+    import torch
+
+    from .simulate import simulate
+
+    if init not in NAMES:
+        raise ValueError(f"--init must be one of {', '.join(NAMES)}; got {init!r}")
+    p: dict[str, Any] = {
+        "depth": integer("--depth", depth, low=1),
+        "width": integer("--width", width, low=1),
+        "steps": integer("--steps", steps, low=1),
+        "batch": integer("--batch", batch, low=1),
+        "beta": real_scalar("--beta", beta, low=0.0, high=1.0),
+        "threshold": real_scalar("--threshold", threshold, low=0.0),
+        "init": init,
+        "seed": integer("--seed", seed, low=0),
+    }
+    record = simulate(
+        p["depth"], p["width"], steps=p["steps"], batch=p["batch"], beta=p["beta"], theta=p["threshold"],
+        init=init, generator=torch.Generator().manual_seed(p["seed"]),
+    )
+    return {
+        **p,
+        "rate": record.rate.tolist(),
+        "variance": record.variance.tolist(),
+        "mean_rate": record.rate.mean(dim=1).tolist(),
+    }
+
+
+# --- text output -----------------------------------------------------------------------
+def _g(value: float) -> str:
+    return f"{value:.6g}"
+
+
+def _scale_text(r: dict[str, Any]) -> str:
+    return "\n".join([
+        f"Weight scale at the first time step for fan-in n = {r['fan_in']}, threshold θ = {_g(r['threshold'])}, "
+        f"target variance V = {_g(r['target_variance'])}:",
+        f"  P(u > θ) = Q(θ/√V)     {_g(r['spike_probability'])}",
+        f"  Var[w] = V/(n·P)       {_g(r['variance'])}",
+        f"  std[w]                 {_g(r['std'])}",
+        f"  uniform bound √(3Var)  {_g(r['uniform_bound'])}",
+    ])
+
+
+def _fixed_points_text(r: dict[str, Any]) -> str:
+    lines = [
+        f"Fixed points of V ↦ c·Q(θ/√V) for θ = {_g(r['threshold'])}, c = {_g(r['gain'])}:",
+        f"  {'V*':>12}  {'slope':>12}  stable",
+    ]
+    for p in r["fixed_points"]:
+        lines.append(f"  {_g(p['variance']):>12}  {_g(p['slope']):>12}  {'yes' if p['stable'] else 'no'}")
+    lines.append(
+        f"Saddle-node gain c_sn(θ) = {_g(r['saddle_node_gain'])} (non-zero fixed points need c ≥ c_sn); "
+        f"critical threshold θ_c = {_g(r['critical_threshold'])} (the proposed scale's target V = 1 "
+        "attracts for θ < θ_c)."
+    )
+    return "\n".join(lines)
+
+
+def _simulate_text(r: dict[str, Any]) -> str:
+    lines = [
+        f"{r['depth']} LIF layers of width {r['width']}, {r['steps']} step(s), batch {r['batch']}, "
+        f"β = {_g(r['beta'])}, θ = {_g(r['threshold'])}, init {r['init']!r}, seed {r['seed']}:",
+        f"  {'layer':>5}  {'rate t=0':>10}  {'mean rate':>10}  {'Var[u] t=0':>10}",
+    ]
+    for layer, (rate, variance, mean) in enumerate(zip(r["rate"], r["variance"], r["mean_rate"], strict=True)):
+        lines.append(f"  {layer:>5}  {rate[0]:>10.4g}  {mean:>10.4g}  {variance[0]:>10.4g}")
+    return "\n".join(lines)
+
+
+def _plot(r: dict[str, Any], path: Path) -> None:
+    """Firing rate against layer: at the first step and, for several steps, averaged over them."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from matplotlib.ticker import MaxNLocator
+
+    fig, ax = plt.subplots(figsize=(6, 3.5), layout="constrained")
+    try:
+        layers = range(r["depth"])
+        ax.plot(layers, [rate[0] for rate in r["rate"]], marker="o", ms=3, label="first step")
+        if r["steps"] > 1:
+            ax.plot(layers, r["mean_rate"], marker="s", ms=3, label=f"mean over {r['steps']} steps")
+        ax.set(xlabel="layer", ylabel="firing rate", title=f"init {r['init']!r}, θ = {_g(r['threshold'])}")
+        ax.set_ylim(bottom=0)
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+        ax.legend()
+        fig.savefig(path)
+    finally:
+        plt.close(fig)
+
+
+def _plot_path(value: str) -> Path:
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    path = Path(value)
+    formats = FigureCanvasAgg.get_supported_filetypes()
+    if path.suffix.lower().lstrip(".") not in formats:
+        raise ValueError(f"--plot must end in one of {', '.join('.' + f for f in formats)}; got {value!r}")
+    if not path.parent.is_dir():
+        raise ValueError(f"--plot directory {str(path.parent)!r} does not exist")
+    return path
+
+
+# --- argument parsing ------------------------------------------------------------------
+def _json(value: Any) -> Any:
+    """JSON-safe copy: non-finite floats (an infinite slope) become the strings 'inf', '-inf', 'nan'."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return str(value)
+    if isinstance(value, dict):
+        return {key: _json(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [_json(item) for item in value]
+    return value
+
+
+def parser() -> argparse.ArgumentParser:
+    """The argument parser of ``snnmath`` and its subcommands."""
+    top = argparse.ArgumentParser(
+        prog=PROG,
+        description="Weight initialisation of deep spiking neural networks: scale, fixed points, simulation.",
+    )
+    top.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
+    sub = top.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    def command(name: str, summary: str, description: str) -> argparse.ArgumentParser:
+        p = sub.add_parser(name, help=summary, description=description)
+        p.add_argument("--json", action="store_true", help="print JSON instead of text")
+        return p
+
+    p = command(
+        "scale",
+        "weight std and variance of a layer",
+        "Weight scale Var[w] = V/(n·Q(θ/√V)) of a layer with fan-in n, threshold θ and target membrane "
+        "variance V, at the first time step. (A scale for many time steps is not derived yet.)",
+    )
+    p.add_argument("--fan-in", type=int, required=True, help="fan-in n: in_features, or in_channels·prod(kernel)")
+    p.add_argument("--threshold", type=float, default=1.0, help="firing threshold θ (default 1)")
+    p.add_argument("--target-variance", type=float, default=1.0, help="target membrane variance V (default 1)")
+    p.set_defaults(run=lambda a: scale(a.fan_in, a.threshold, a.target_variance), text=_scale_text)
+
+    p = command(
+        "fixed-points",
+        "fixed points of the variance map, with slope and stability",
+        "Fixed points V* of the depth map V ↦ c·Q(θ/√V), with the map's slope there; a fixed point "
+        "is stable when the slope is below 1.",
+    )
+    p.add_argument("--threshold", type=float, default=1.0, help="firing threshold θ (default 1)")
+    p.add_argument(
+        "--gain", type=float, default=None,
+        help="gain c = n·Var[w] (default: the proposed scale's 1/Q(θ), target variance 1)",
+    )
+    p.set_defaults(run=lambda a: fixed_points(a.threshold, a.gain), text=_fixed_points_text)
+
+    p = command(
+        "simulate",
+        "per-layer firing rates of a deep LIF network",
+        "Simulate a deep feedforward network of LIF neurons (snnTorch Leaky semantics) driven by "
+        "unit-variance Gaussian currents and report each layer's firing rate.",
+    )
+    p.add_argument("--depth", type=int, default=10, help="number of layers (default 10)")
+    p.add_argument("--width", type=int, default=100, help="neurons per layer (default 100)")
+    p.add_argument("--steps", type=int, default=1, help="time steps (default 1)")
+    p.add_argument("--batch", type=int, default=64, help="samples (default 64)")
+    p.add_argument("--beta", type=float, default=0.5, help="membrane decay β in [0, 1] (default 0.5)")
+    p.add_argument("--threshold", type=float, default=1.0, help="firing threshold θ (default 1)")
+    p.add_argument("--init", default="snn", help=f"weight initialiser, one of {', '.join(NAMES)} (default snn)")
+    p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    p.add_argument("--plot", metavar="FILE.png", help="also save a plot of the rates to this file")
+    p.set_defaults(
+        run=lambda a: simulate_rates(a.depth, a.width, a.steps, a.batch, a.beta, a.threshold, a.init, a.seed),
+        text=_simulate_text,
+    )
+    return top
+
+
+def _version() -> str:
+    try:
+        return metadata.version("snnmath")
+    except metadata.PackageNotFoundError:
+        return "unknown"
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line on ``argv`` (default ``sys.argv[1:]``); return the exit status:
+    0 on success, 2 on bad input (the message goes to stderr)."""
+    try:
+        args = parser().parse_args(argv)
+    except SystemExit as exit_:  # --help, --version, or an argparse error (already printed)
+        return exit_.code if isinstance(exit_.code, int) else 2
+    run: Callable[[argparse.Namespace], dict[str, Any]] = args.run
+    try:
+        plot = _plot_path(args.plot) if getattr(args, "plot", None) else None
+        result = run(args)
+        if plot is not None:
+            _plot(result, plot)
+    except (ValueError, OSError) as error:
+        print(f"{PROG} {args.command}: error: {error}", file=sys.stderr)
+        return 2
+    if args.json:
+        if plot is not None:
+            result["plot"] = str(plot)
+        print(json.dumps(_json(result), indent=2, allow_nan=False))
+    else:
+        print(args.text(result))
+        if plot is not None:
+            print(f"Plot saved to {plot}")
+    return 0
