@@ -1,4 +1,4 @@
-r"""Torch simulator of deep feedforward LIF networks (the model of the book's introduction).
+r"""Torch simulator of deep feedforward LIF networks.
 
 Layer 0 receives the input currents directly; layer l ≥ 1 receives :math:`W_l s_{l-1}`:
 
