@@ -351,3 +351,109 @@ def expected_depth_to_silence(
                 return float(expected - alive + alive * np.exp(-log_hazard)), log_hazard
         dist = dist @ step
     raise ValueError(f"max_layers={layers} was too few for the chain to reach its quasi-stationary law")
+
+
+# --- quenched mean field over time (leak and reset) ---------------------------------
+from .stationary import stationary_rate  # noqa: E402  (re-exported: theory is the numeric entry point)
+
+_HERMITE_NODES = 48
+
+
+def quenched_rate_map(
+    rate_mean: float, rate_square: float, gain: float, beta: float, theta: float
+) -> tuple[float, float]:
+    r"""One layer of the quenched mean field of the stationary rates, over depth.
+
+    Neuron i of layer l receives :math:`I_i[t] = \sum_j w_{ij} s_j[t]`. Its time average
+    :math:`m_i = \sum_j w_{ij} r_j` is fixed by its own weights, so across neurons
+    :math:`m_i \sim \mathcal N(0, c\,E[r^2])`; around it the input fluctuates with variance
+    :math:`c\,(E[r] - E[r^2])`, treated as fresh each step (presynaptic spikes taken as
+    independent in time and across neurons: the approximation of this theory). Each neuron
+    then fires at :func:`stationary_rate` of its own (mean, std), and the layer's
+    :math:`(E[r], E[r^2])` follow by Gauss–Hermite quadrature over :math:`m_i`.
+    """
+    q1 = real_scalar("rate_mean", rate_mean, low=0.0, high=1.0)
+    q2 = real_scalar("rate_square", rate_square, low=0.0, high=1.0)
+    if q2 > q1 * (1 + 1e-12) or q2 < q1 * q1 * (1 - 1e-12):
+        raise ValueError(f"rate_square must lie in [rate_mean², rate_mean] = [{q1 * q1}, {q1}], got {rate_square!r}")
+    c = real_scalar("gain", gain, low=0.0, low_open=True)
+    b = real_scalar("beta", beta, low=0.0, high=1.0)
+    th = real_scalar("theta", theta, low=0.0, low_open=True)
+    # every input lies within 40 sd of 0 but for mass far below 1e-300; if even that cannot
+    # lift u (at most I/(1-β)) to θ, the layer is silent to float64 precision
+    if q1 == 0 or (b < 1 and 40 * np.sqrt(c * q1) < (1 - b) * th):
+        return 0.0, 0.0
+    nodes, weights = np.polynomial.hermite_e.hermegauss(_HERMITE_NODES)
+    weights = weights / weights.sum()
+    rates = stationary_rate(np.sqrt(c * q2) * nodes, np.sqrt(max(c * (q1 - q2), 0.0)), b, th)
+    return float(weights @ rates), float(weights @ rates**2)
+
+
+def quenched_depth_map(
+    gain: float, beta: float, theta: float, depth: int, input_std: float = 1.0
+) -> tuple[Array, Array]:
+    r"""Layers 0..depth of the quenched mean field, with layer 0 driven by fresh i.i.d.
+    :math:`\mathcal N(0, \sigma_0^2)` currents (so every layer-0 neuron fires at the same rate).
+    Returns the arrays :math:`E[r]` and :math:`E[r^2]` per layer."""
+    layers = integer("depth", depth, low=0)
+    r0 = float(stationary_rate(0.0, real_scalar("input_std", input_std, low=0.0, low_open=True), beta, theta))
+    q1, q2 = np.empty(layers + 1), np.empty(layers + 1)
+    q1[0], q2[0] = r0, r0 * r0
+    for layer in range(1, layers + 1):
+        q1[layer], q2[layer] = quenched_rate_map(q1[layer - 1], q2[layer - 1], gain, beta, theta)
+    return q1, q2
+
+
+class QuenchedFixedPoint(NamedTuple):
+    """Gain holding the stationary rate at its target, the fixed point and its stability."""
+
+    gain: float
+    rate_mean: float
+    rate_square: float
+    eigenvalues: tuple[complex, complex]
+    stable: bool
+
+
+def multistep_gain(beta: float, theta: float, target_rate: float | None = None) -> QuenchedFixedPoint:
+    r"""Gain :math:`c = n\,\mathrm{Var}[w]` at which the quenched mean field has the stationary
+    rate ``target_rate`` (default Q(θ), the first-step rate) as a fixed point over depth.
+
+    Solves :math:`E[r](c, \rho, q_2) = \rho` and :math:`E[r^2](c, \rho, q_2) = q_2` for
+    :math:`(c, q_2)`; stability from the eigenvalues of the map's Jacobian in
+    :math:`(E[r], E[r^2])` (central differences). The weight variance is ``gain / n``.
+    """
+    from scipy.optimize import least_squares
+
+    b = real_scalar("beta", beta, low=0.0, high=1.0)
+    th = real_scalar("theta", theta, low=0.0, low_open=True)
+    rho = float(spike_probability(th)) if target_rate is None else real_scalar(
+        "target_rate", target_rate, low=0.0, high=1.0, low_open=True)
+    if rho >= 1:
+        raise ValueError(f"target_rate must be below 1, got {target_rate!r}")
+
+    def residual(params: Array) -> Array:
+        log_gain, share = params  # q2 = rho² + share·(rho − rho²), share in (0, 1)
+        q2 = rho * rho + scipy.special.expit(share) * (rho - rho * rho)
+        m1, m2 = quenched_rate_map(rho, q2, float(np.exp(log_gain)), b, th)
+        return np.array([m1 / rho - 1, m2 / q2 - 1])
+
+    start = np.array([np.log(float(weight_variance(1, th))), 0.0])
+    fit = least_squares(residual, start, xtol=1e-12, ftol=1e-12, gtol=1e-12)
+    if np.max(np.abs(fit.fun)) > 1e-6:
+        raise ValueError(f"no gain holds the stationary rate at target_rate={rho} for beta={b}, theta={th}")
+    c = float(np.exp(fit.x[0]))
+    q2 = rho * rho + float(scipy.special.expit(fit.x[1])) * (rho - rho * rho)
+    eigenvalues = _quenched_eigenvalues(rho, q2, c, b, th)
+    stable = bool(np.all(np.abs(eigenvalues) < 1))
+    return QuenchedFixedPoint(c, rho, q2, (complex(eigenvalues[0]), complex(eigenvalues[1])), stable)
+
+
+def _quenched_eigenvalues(q1: float, q2: float, gain: float, beta: float, theta: float) -> NDArray[np.complex128]:
+    """Eigenvalues of the Jacobian of :func:`quenched_rate_map` at (q1, q2), central differences."""
+    h = 1e-4 * (q1 - q2)
+    jacobian = np.empty((2, 2))
+    for column, step in enumerate(([h, 0.0], [0.0, h])):
+        plus = quenched_rate_map(q1 + step[0], q2 + step[1], gain, beta, theta)
+        minus = quenched_rate_map(q1 - step[0], q2 - step[1], gain, beta, theta)
+        jacobian[:, column] = (np.array(plus) - np.array(minus)) / (2 * h)
+    return np.asarray(np.linalg.eigvals(jacobian), dtype=np.complex128)
