@@ -92,7 +92,7 @@ Edge cases (exact)
   iterated in float64 until the state repeats exactly (checkpoints at powers of two), and the
   rate is spikes per period, p/q. It is certified exact: every step's rounding errors are
   computed exactly (TwoSum, Dekker's TwoProduct) and accumulated into a bound
-  :math:`e_t = \beta e_{t-1} + |\text{errors}_t|` on |exact u - float u|, valid while both
+  :math:`e_t = \beta e_{t-1} + |\text{errors}_t|` on :math:`|u_\mathrm{exact} - u_\mathrm{float}|`, valid while both
   orbits make the same spike decisions; every iterate must be farther than :math:`e_t` from θ
   (or :math:`e_t = 0`: the float orbit is exact so far, as when u[0] = μ = θ). Then the exact
   orbit has the same, eventually periodic, spike sequence. If the margin fails (an orbit
@@ -122,7 +122,7 @@ Array = NDArray[np.float64]
 PANEL = 8
 """Gauss–Legendre nodes per panel."""
 NODES_PER_STD = 2.5
-"""Default quadrature density: nodes per standard deviation σ of the input current."""
+"""Nodes per standard deviation σ of the input current (the default quadrature density)."""
 TAIL_SDS = 9.0
 """Half-widths of the grid beyond the bulk, in units of the AR(1) standard deviation σ_X."""
 DENSE_MAX = 640
@@ -130,7 +130,7 @@ DENSE_MAX = 640
 NODES_MAX = 200_000
 """Largest node count attempted (σ tiny against θ, or β extremely close to 1)."""
 CHUNK_ENTRIES = 1_000_000
-"""Matrix entries per batched chunk (8 MB of float64: stays in cache, faster than larger chunks)."""
+"""Number of matrix entries per batched chunk (8 MB of float64, which stays in cache and beats larger chunks)."""
 DETERMINISTIC_STEPS = 1 << 20
 """Most steps iterated for σ = 0 before giving up on finding the period."""
 

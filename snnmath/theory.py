@@ -21,6 +21,7 @@ from scipy.optimize import brentq
 
 from . import symbolic as sym
 from ._checks import integer, real_array, real_scalar
+from .stationary import stationary_rate  # re-exported: theory is the numeric entry point
 
 Array = NDArray[np.float64]
 
@@ -354,8 +355,6 @@ def expected_depth_to_silence(
 
 
 # --- quenched mean field over time (leak and reset) ---------------------------------
-from .stationary import stationary_rate  # noqa: E402  (re-exported: theory is the numeric entry point)
-
 _HERMITE_NODES = 48
 
 
@@ -369,7 +368,7 @@ def quenched_rate_map(
     :math:`m_i \sim \mathcal N(0, c\,E[r^2])`; around it the input fluctuates with variance
     :math:`c\,(E[r] - E[r^2])`, treated as fresh each step (presynaptic spikes taken as
     independent in time and across neurons: the approximation of this theory). Each neuron
-    then fires at :func:`stationary_rate` of its own (mean, std), and the layer's
+    then fires at :func:`~snnmath.stationary.stationary_rate` of its own (mean, std), and the layer's
     :math:`(E[r], E[r^2])` follow by Gauss–Hermite quadrature over :math:`m_i`.
     """
     q1 = real_scalar("rate_mean", rate_mean, low=0.0, high=1.0)
