@@ -41,9 +41,10 @@ def scale(fan_in: int, threshold: float = 1.0, target_variance: float = 1.0) -> 
     th = real_scalar("--threshold", threshold, low=0.0)
     v = real_scalar("--target-variance", target_variance, low=0.0, low_open=True)
     variance = float(theory.weight_variance(n, th, v))
-    # Only the first time step's scale is derived so far. A scale for many time steps (leak
-    # and reset) is future work: it will get its own option here (e.g. --steps) once it is
-    # derived in snnmath.symbolic and checked in the book; until then none is offered.
+    # Only the first time step's scale is verified. A multi-step gain exists
+    # (snnmath.theory.multistep_gain, quenched mean field), but the chapter "What happens
+    # after the first step" shows it only partly holds in simulation; it gets an option here
+    # (e.g. --beta) once a deep network is shown to keep its rate with it.
     return {
         "fan_in": n,
         "threshold": th,
@@ -225,7 +226,7 @@ def parser() -> argparse.ArgumentParser:
         "scale",
         "weight std and variance of a layer",
         "Weight scale Var[w] = V/(n·Q(θ/√V)) of a layer with fan-in n, threshold θ and target membrane "
-        "variance V, at the first time step. (A scale for many time steps is not derived yet.)",
+        "variance V, at the first time step. (A scale for many time steps is not verified yet.)",
     )
     p.add_argument("--fan-in", type=int, required=True, help="fan-in n: in_features, or in_channels·prod(kernel)")
     p.add_argument("--threshold", type=float, default=1.0, help="firing threshold θ (default 1)")
