@@ -27,11 +27,11 @@ import json
 import os
 import platform
 import statistics
-import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 import torch
+from machine import CONTENDED, cpu_model, timed
 
 from snnmath.init import snn_normal_
 from snnmath.simulate import gaussian_currents, simulate
@@ -40,7 +40,6 @@ FULL = dict(depth=100, width=1000, steps=10, batch=256, repeats=5)
 QUICK = dict(depth=4, width=64, steps=3, batch=8, repeats=2)
 BETA, THETA = 0.5, 1.0
 DEFAULT_OUTPUT = Path(__file__).parent / "results" / "simulator.json"
-CONTENDED = 0.03  # share of the CPUs used by other processes above which a sample is set aside
 
 
 def run_simulate(cfg: dict, seed: int) -> Callable[[], None]:
@@ -99,27 +98,8 @@ def run_snntorch(cfg: dict, seed: int) -> Callable[[], None]:
     return run
 
 
-def busy_cpu_seconds() -> float | None:
-    """CPU seconds that every process has spent so far, from /proc/stat (None elsewhere)."""
-    try:
-        fields = [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
-    except (OSError, ValueError):
-        return None
-    user, nice, system, _idle, _iowait, irq, softirq = fields[:7]
-    return (user + nice + system + irq + softirq) / os.sysconf("SC_CLK_TCK")
 
 
-def timed(run: Callable[[], None]) -> tuple[float, float | None]:
-    """Wall time of ``run()`` and the share of all CPUs that *other* processes used meanwhile."""
-    busy, own, start = busy_cpu_seconds(), sum(os.times()[:2]), time.perf_counter()
-    run()
-    wall = time.perf_counter() - start
-    busy_after, own_after = busy_cpu_seconds(), sum(os.times()[:2])
-    if busy is None or busy_after is None:
-        return wall, None
-    slack = 2 / os.sysconf("SC_CLK_TCK")  # both counters tick in these units
-    foreign = max(0.0, (busy_after - busy) - (own_after - own) - slack)
-    return wall, foreign / (wall * (os.cpu_count() or 1))
 
 
 def measure(runs: dict[str, Callable[[], None]], repeats: int) -> dict[str, dict[str, list[float]]]:
@@ -143,19 +123,11 @@ def measure(runs: dict[str, Callable[[], None]], repeats: int) -> dict[str, dict
 
 def clean_times(sample: dict[str, list[float]]) -> list[float]:
     """The times not marked as contended (all of them when none is clean)."""
-    clean = [t for t, f in zip(sample["times_s"], sample["foreign_cpu_share"]) if f is None or f <= CONTENDED]
+    pairs = zip(sample["times_s"], sample["foreign_cpu_share"], strict=True)
+    clean = [t for t, f in pairs if f is None or f <= CONTENDED]
     return clean or sample["times_s"]
 
 
-def cpu_model() -> str:
-    """The CPU's model name from /proc/cpuinfo (or the platform's word for it)."""
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
 
 
 def summarise(cfg: dict, samples: dict[str, dict[str, list[float]]]) -> dict:
@@ -236,7 +208,7 @@ def main() -> None:
                 threads=torch.get_num_threads(), cpu=cpu_model(), cpu_count=os.cpu_count(),
                 loadavg_before=load_before, loadavg_after=os.getloadavg(),
             ),
-            date=datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+            date=datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
         )
         output.parent.mkdir(parents=True, exist_ok=True)
         output.write_text(json.dumps(result, indent=2) + "\n")

@@ -18,12 +18,12 @@ import json
 import os
 import platform
 import statistics
-import time
 from pathlib import Path
 
 import numpy as np
 import scipy
 import torch
+from machine import CONTENDED, cpu_model, timed
 
 from snnmath import stationary
 from snnmath.stationary import stationary_rate
@@ -31,7 +31,6 @@ from snnmath.stationary import stationary_rate
 BETAS, THETA = (0.5, 0.9), 1.0
 MEAN_RANGE, STD_RANGE = (-1.0, 2.0), (0.05, 3.0)
 DEFAULT_OUTPUT = Path(__file__).parent / "results" / "stationary.json"
-CONTENDED = 0.03
 
 
 def grid(points: int) -> tuple[np.ndarray, np.ndarray]:
@@ -40,36 +39,10 @@ def grid(points: int) -> tuple[np.ndarray, np.ndarray]:
     return mean, std
 
 
-def busy_cpu_seconds() -> float | None:
-    """CPU seconds spent so far by every process, from /proc/stat (None elsewhere)."""
-    try:
-        fields = [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
-    except (OSError, ValueError):
-        return None
-    user, nice, system, _idle, _iowait, irq, softirq = fields[:7]
-    return (user + nice + system + irq + softirq) / os.sysconf("SC_CLK_TCK")
 
 
-def timed(run) -> tuple[float, float | None]:
-    """Wall time of ``run()`` and the share of all CPUs that other processes used meanwhile."""
-    busy, own, start = busy_cpu_seconds(), sum(os.times()[:2]), time.perf_counter()
-    run()
-    wall = time.perf_counter() - start
-    busy_after, own_after = busy_cpu_seconds(), sum(os.times()[:2])
-    if busy is None or busy_after is None:
-        return wall, None
-    foreign = max(0.0, (busy_after - busy) - (own_after - own) - 2 / os.sysconf("SC_CLK_TCK"))
-    return wall, foreign / (wall * (os.cpu_count() or 1))
 
 
-def cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
 
 
 def node_counts(mean: np.ndarray, std: np.ndarray, beta: float) -> list[int]:
