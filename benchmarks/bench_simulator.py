@@ -22,16 +22,13 @@ configuration as a smoke test and writes nothing unless ``--output`` is given.
 from __future__ import annotations
 
 import argparse
-import datetime
-import json
 import os
-import platform
 import statistics
 from collections.abc import Callable
 from pathlib import Path
 
 import torch
-from machine import CONTENDED, cpu_model, timed
+from machine import CONTENDED, environment, timed, write_result
 
 from snnmath.init import snn_normal_
 from snnmath.simulate import gaussian_currents, simulate
@@ -203,16 +200,9 @@ def main() -> None:
 
         result.update(
             config=dict(cfg, beta=BETA, theta=THETA, dtype="float32", device="cpu", contended_above=CONTENDED),
-            environment=dict(
-                torch=torch.__version__, snntorch=snntorch.__version__, python=platform.python_version(),
-                threads=torch.get_num_threads(), cpu=cpu_model(), cpu_count=os.cpu_count(),
-                loadavg_before=load_before, loadavg_after=os.getloadavg(),
-            ),
-            date=datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
+            environment=environment(load_before, torch=torch.__version__, snntorch=snntorch.__version__),
         )
-        output.parent.mkdir(parents=True, exist_ok=True)
-        output.write_text(json.dumps(result, indent=2) + "\n")
-        print(f"wrote {output}")
+        write_result(output, result)
 
 
 if __name__ == "__main__":

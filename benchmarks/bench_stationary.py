@@ -13,17 +13,14 @@ a 10 x 10 grid and writes nothing unless ``--output`` is given.
 from __future__ import annotations
 
 import argparse
-import datetime
-import json
 import os
-import platform
 import statistics
 from pathlib import Path
 
 import numpy as np
 import scipy
 import torch
-from machine import CONTENDED, cpu_model, timed
+from machine import CONTENDED, environment, timed, write_result
 
 from snnmath import stationary
 from snnmath.stationary import stationary_rate
@@ -110,16 +107,11 @@ def main() -> None:
                 betas=BETAS, theta=THETA, nodes_per_std=stationary.NODES_PER_STD, panel=stationary.PANEL,
                 repeats=args.repeats, contended_above=CONTENDED,
             ),
-            environment=dict(
-                torch=torch.__version__, numpy=np.__version__, scipy=scipy.__version__,
-                python=platform.python_version(), threads=torch.get_num_threads(), cpu=cpu_model(),
-                cpu_count=os.cpu_count(), loadavg_before=load_before, loadavg_after=os.getloadavg(),
+            environment=environment(
+                load_before, torch=torch.__version__, numpy=np.__version__, scipy=scipy.__version__
             ),
-            date=datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
         )
-        output.parent.mkdir(parents=True, exist_ok=True)
-        output.write_text(json.dumps(result, indent=2) + "\n")
-        print(f"wrote {output}")
+        write_result(output, result)
 
 
 if __name__ == "__main__":

@@ -3,6 +3,8 @@ that other processes used meanwhile (so contended samples can be set aside), and
 
 from __future__ import annotations
 
+import datetime
+import json
 import os
 import platform
 import time
@@ -45,3 +47,21 @@ def cpu_model() -> str:
     except OSError:
         pass
     return platform.processor() or "unknown"
+
+
+def environment(load_before: tuple[float, float, float], **versions: str) -> dict[str, object]:
+    """Provenance of a run: package ``versions``, Python, threads, CPU and load before/after."""
+    import torch
+
+    return dict(
+        versions, python=platform.python_version(), threads=torch.get_num_threads(), cpu=cpu_model(),
+        cpu_count=os.cpu_count(), loadavg_before=load_before, loadavg_after=os.getloadavg(),
+    )
+
+
+def write_result(output: Path, result: dict[str, object]) -> None:
+    """Write ``result`` with the current UTC date as indented JSON to ``output``."""
+    result = dict(result, date=datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"))
+    output.parent.mkdir(parents=True, exist_ok=True)
+    output.write_text(json.dumps(result, indent=2) + "\n")
+    print(f"wrote {output}")
