@@ -183,10 +183,12 @@ def independent_chain_check(
     chain's own variance and the bound n. Bonferroni over layers, both tests and the grid.
     """
     counts = [networks] * len(widths) if isinstance(networks, int) else list(networks)
+    if len(counts) != len(widths):
+        raise ValueError(f"networks must be one number or one per width ({len(widths)}), got {len(counts)}")
     generator = torch.Generator().manual_seed(seed)
     tests = 2 * depth * len(widths) * len(thetas)
     rows = []
-    for width, replicas in zip(widths, counts, strict=False):
+    for width, replicas in zip(widths, counts, strict=True):
         for theta in thetas:
             record = simulate(depth, width, batch=1, networks=replicas, theta=theta, init="snn", generator=generator)
             active = record.active[:, 0, :].numpy()
@@ -209,6 +211,13 @@ def independent_chain_check(
     return Check("independent networks follow the finite-width chain", all(r["ok"] for r in rows), rows)
 
 
+def mean_square_per_sample(record: Record) -> np.ndarray:
+    r"""Each sample's mean square potential :math:`\frac1n\sum_i u_i^2` at t = 0, shape (depth, batch),
+    from a record that holds the potentials of every layer."""
+    depth = len(record.potentials)
+    return torch.stack([record.potentials[layer][0].double().square().mean(dim=-1) for layer in range(depth)]).numpy()
+
+
 def mean_square_check(record: Record, width: int, theta: float, alpha: float = stats.ALPHA) -> Check:
     """Every sample's mean square potential at t = 0 lies in the exact finite-width region.
 
@@ -217,10 +226,8 @@ def mean_square_check(record: Record, width: int, theta: float, alpha: float = s
     (zero for a silent layer, else an interval) is taken at ``alpha`` split over all samples
     and layers, a union bound that holds although the samples share weights.
     """
-    depth = len(record.potentials)
-    per_sample = torch.stack(
-        [record.potentials[layer][0].double().square().mean(dim=-1) for layer in range(depth)]
-    ).numpy()
+    per_sample = mean_square_per_sample(record)
+    depth = per_sample.shape[0]
     low, high = theory.mean_square_interval(width, theta, depth - 1, alpha / per_sample.size)
     silent = per_sample == 0
     inside = silent | ((per_sample >= low[:, None]) & (per_sample <= high[:, None]))
