@@ -317,3 +317,25 @@ def circulating_scales() -> dict[str, sp.Expr]:
         "phi_over_p": (1 - beta**2 - theta**2 * q * (1 - q) + 2 * beta * theta * phi / q) / (n * q),
         "phi": (1 - beta**2 - theta**2 * q * (1 - q) + 2 * beta * theta * phi) / (n * q),
     }
+
+
+# --- surrogate derivatives -------------------------------------------------------------
+slope = sp.Symbol(r"\alpha", positive=True)
+"""Slope parameter of a surrogate derivative (snnTorch's ``alpha`` or ``slope``)."""
+SURROGATE_NAMES = ("arctan", "fast_sigmoid")
+
+
+def surrogate_derivative(name: str) -> sp.Expr:
+    r"""The surrogate derivative :math:`\sigma'(u - \theta)` that snnTorch's backward pass uses.
+
+    ``"arctan"`` (``surrogate.atan``): the derivative of :math:`\tfrac1\pi\arctan(\tfrac\pi2\alpha z)`,
+    :math:`\sigma'(z) = \frac{\alpha/2}{1 + (\pi\alpha z/2)^2}`, which integrates to 1.
+    ``"fast_sigmoid"`` (``surrogate.fast_sigmoid``): :math:`\sigma'(z) = 1/(\alpha|z| + 1)^2`,
+    which integrates to :math:`2/\alpha`. Both are functions of :math:`z = u - \theta`.
+    """
+    z = u - theta
+    if name == "arctan":
+        return (slope / 2) / (1 + (sp.pi / 2 * slope * z) ** 2)
+    if name == "fast_sigmoid":
+        return 1 / (slope * sp.Abs(z) + 1) ** 2
+    raise ValueError(f"surrogate must be one of {SURROGATE_NAMES}, got {name!r}")
