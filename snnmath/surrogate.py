@@ -69,21 +69,44 @@ class Surrogate:
         return _Spike.apply(shifted, self)
 
 
+class _LIF(torch.autograd.Function):
+    """The LIF recurrence over time with an analytic backward pass (no per-step autograd graph)."""
+
+    @staticmethod
+    def forward(ctx: Any, currents: torch.Tensor, beta: float, theta: float, surrogate: Surrogate) -> torch.Tensor:
+        from .simulate import _lif_  # here, not at the top: simulate may import this module
+
+        potentials = currents.detach().clone(memory_format=torch.contiguous_format)
+        spikes = torch.empty_like(potentials)
+        _lif_(potentials, spikes, beta, theta)
+        ctx.save_for_backward(potentials)
+        ctx.beta, ctx.theta, ctx.surrogate = beta, theta, surrogate
+        return spikes
+
+    @staticmethod
+    def backward(ctx: Any, grad_spikes: torch.Tensor) -> tuple[torch.Tensor, None, None, None]:
+        (potentials,) = ctx.saved_tensors
+        grad = grad_spikes * ctx.surrogate.derivative(potentials - ctx.theta)
+        for t in range(grad.shape[0] - 2, -1, -1):  # g[t] = ∂L/∂s[t]·σ'(u[t] − θ) + β g[t+1]
+            grad[t].add_(grad[t + 1], alpha=ctx.beta)
+        return grad, None, None, None
+
+
 def lif_spikes(currents: torch.Tensor, beta: float, theta: float, surrogate: Surrogate) -> torch.Tensor:
-    r"""Differentiable LIF layer over time: spikes ``(T, B, n)`` for currents ``(T, B, n)``.
+    r"""Differentiable LIF layer over time: spikes ``(T, B, …)`` for currents ``(T, B, …)``.
 
     .. math::
         u[t] = \beta\,u[t-1] + I[t] - \theta\,s[t-1], \qquad s[t] = H(u[t] - \theta),
 
-    the recurrence of :mod:`snnmath.simulate`, with the surrogate derivative in the backward pass.
-    As in snnTorch's ``Leaky``, the reset term :math:`\theta s[t-1]` is detached from the graph.
+    computed by :func:`snnmath.simulate.lif_layer`'s recurrence (snnTorch's floating-point order).
+    As in snnTorch's ``Leaky`` the reset :math:`\theta s[t-1]` is detached from the graph, so the
+    backward pass is the reverse scan
+
+    .. math::
+        \frac{\partial L}{\partial I[t]} = \frac{\partial L}{\partial u[t]}
+        = \frac{\partial L}{\partial s[t]}\,\sigma'(u[t] - \theta)
+          + \beta\,\frac{\partial L}{\partial u[t+1]},
+
+    with the surrogate derivative :math:`\sigma'`: two vectorised operations and one per step.
     """
-    potential = torch.zeros_like(currents[0])
-    reset = torch.zeros_like(potential)
-    spikes = []
-    for current in currents:
-        potential = beta * potential + current - reset
-        spike = surrogate(potential - theta)
-        reset = theta * spike.detach()
-        spikes.append(spike)
-    return torch.stack(spikes)
+    return _LIF.apply(currents, beta, theta, surrogate)

