@@ -23,6 +23,7 @@ import argparse
 import functools
 import itertools
 import json
+import os
 import platform
 import sys
 import time
@@ -162,6 +163,9 @@ class Split:
     images: torch.Tensor
     labels: torch.Tensor
 
+    def to(self, device: str | torch.device) -> Split:
+        return Split(self.images.to(device), self.labels.to(device))
+
 
 def load(config: Config) -> tuple[Split, Split]:
     """Training and test split of ``config.dataset``, cut to ``train_size`` / ``test_size``."""
@@ -235,12 +239,16 @@ def train(
     data: tuple[Split, Split] | None = None,
     progress: bool = False,
     report: Callable[[Epoch], None] | None = None,
+    device: str | torch.device = "cpu",
 ) -> Result:
-    """Train the network of ``config``; ``data`` overrides :func:`load` (e.g. to share one load)."""
-    train_split, test_split = load(config) if data is None else data
+    """Train the network of ``config`` on ``device``; ``data`` overrides :func:`load` (e.g. to share one load).
+
+    ``report`` is called with each epoch's metrics as soon as they are known.
+    """
+    train_split, test_split = (split.to(device) for split in (load(config) if data is None else data))
     torch.manual_seed(config.seed)
     height, width = train_split.images.shape[2:]
-    model = build_model(config, (height, width), classes=10)
+    model = build_model(config, (height, width), classes=10).to(device)
     optimiser = torch.optim.Adam(model.parameters(), lr=config.lr)
     schedule = (torch.optim.lr_scheduler.CosineAnnealingLR(optimiser, T_max=config.epochs)
                 if config.schedule == "cosine" else torch.optim.lr_scheduler.ConstantLR(optimiser, factor=1.0))
@@ -255,7 +263,7 @@ def train(
         history.append(_evaluate_epoch(model, test_split, config, epoch, train_loss, train_accuracy, seconds, lr))
         if report is not None:
             report(history[-1])
-    return Result(config, history, len(test_split.labels), provenance())
+    return Result(config, history, len(test_split.labels), provenance(torch.device(device)))
 
 
 def _train_epoch(model: SpikingNet, optimiser: torch.optim.Optimizer, split: Split, config: Config,
@@ -291,14 +299,18 @@ def _evaluate_epoch(model: SpikingNet, split: Split, config: Config, epoch: int,
     return Epoch(epoch, train_loss, train_accuracy, loss, correct / len(split.labels), correct, rates, seconds, lr)
 
 
-def provenance() -> dict[str, Any]:
-    """Package versions and hardware of this run."""
+def provenance(device: torch.device) -> dict[str, Any]:
+    """Package versions and hardware of a run on ``device``."""
+    gpu = torch.cuda.get_device_name(device) if device.type == "cuda" else None
     return {
+        "device": str(device),
+        "gpu": gpu,
         "python": platform.python_version(),
         "torch": torch.__version__,
         "numpy": np.__version__,
         "platform": platform.platform(),
         "processor": platform.processor() or platform.machine(),
+        "cpu_count": os.cpu_count(),
         "torch_threads": torch.get_num_threads(),
         "date": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
     }
@@ -328,6 +340,7 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--sweep", action="append", default=[], metavar="NAME=V1,V2,…",
                         help="also vary a config field over these values (repeatable)")
     parser.add_argument("--out", type=Path, required=True, help="results JSON to write")
+    parser.add_argument("--device", default="cpu", help="torch device, e.g. cpu or cuda")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
     return parser
 
@@ -361,7 +374,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         runs = []
         for number, config in enumerate(configs, 1):
             print(f"run {number}/{len(configs)}: {_describe(config)}", file=sys.stderr)
-            result = train(config, progress=not args.quiet, report=_reporter(args.quiet))
+            result = train(config, progress=not args.quiet, report=_reporter(args.quiet), device=args.device)
             runs.append(result.as_dict())
     except ValueError as error:
         parser.exit(2, f"{parser.prog}: error: {error}\n")
