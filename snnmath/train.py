@@ -28,7 +28,7 @@ import platform
 import sys
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
@@ -351,18 +351,32 @@ def _field_type(name: str) -> type:
     return {"int": int, "float": float, "str": str}[annotation.split(" |")[0]]
 
 
+def grid(base: Config, **values: Sequence[Any]) -> list[Config]:
+    """Every combination of the given field values, the other fields as in ``base``.
+
+    ``grid(base, init=["snn", "kaiming"], theta=[0.5, 1.0])`` gives four configurations.
+    """
+    names = {item.name for item in fields(Config)}
+    for name in values:
+        if name not in names:
+            raise ValueError(f"{name} is not a field of Config (fields: {', '.join(sorted(names))})")
+    axes = [[(name, value) for value in column] for name, column in values.items()]
+    return [replace(base, **dict(combo)) for combo in itertools.product(*axes)]
+
+
 def configs_from_args(args: argparse.Namespace) -> list[Config]:
     """Every combination of ``--init``, ``--seed`` and the ``--sweep`` values."""
-    names = {item.name: item for item in fields(Config)}
-    base = {name: getattr(args, name) for name in names if name not in ("init", "seed")}
-    axes: list[list[tuple[str, Any]]] = [[("init", v) for v in args.init], [("seed", v) for v in args.seed]]
+    base = Config(**{item.name: getattr(args, item.name) for item in fields(Config)
+                     if item.name not in ("init", "seed")})
+    values: dict[str, list[Any]] = {"init": args.init, "seed": args.seed}
     for sweep in args.sweep:
-        name, _, values = sweep.partition("=")
+        name, _, text = sweep.partition("=")
         name = name.replace("-", "_")
-        if name not in names or not values:
-            raise ValueError(f"sweep must be NAME=V1,V2,… with NAME a config field, got {sweep!r}")
-        axes.append([(name, _field_type(name)(v)) for v in values.split(",")])
-    return [Config(**{**base, **dict(combo)}) for combo in itertools.product(*axes)]
+        if name not in values and name in {item.name for item in fields(Config)} and text:
+            values[name] = [_field_type(name)(v) for v in text.split(",")]
+        else:
+            raise ValueError(f"sweep must be NAME=V1,V2,… with NAME a config field not yet varied, got {sweep!r}")
+    return grid(base, **values)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
