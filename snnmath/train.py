@@ -361,6 +361,8 @@ def _parser() -> argparse.ArgumentParser:
                         help="also vary a config field over these values (repeatable)")
     parser.add_argument("--out", type=Path, required=True, help="results JSON to write")
     parser.add_argument("--device", default="cpu", help="torch device, e.g. cpu or cuda")
+    parser.add_argument("--processes", type=int, default=1,
+                        help="train this many runs at once, one CPU process each (CPU only)")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
     return parser
 
@@ -405,11 +407,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         configs = configs_from_args(args)
-        runs = []
-        for number, config in enumerate(configs, 1):
-            print(f"run {number}/{len(configs)}: {_describe(config)}", file=sys.stderr)
-            result = train(config, progress=not args.quiet, report=_reporter(args.quiet), device=args.device)
-            runs.append(result.as_dict())
+        if args.processes < 1 or (args.processes > 1 and args.device != "cpu"):
+            raise ValueError(f"processes must be >= 1, and 1 unless the device is cpu; got {args.processes}")
+        if args.processes > 1:
+            print(f"{len(configs)} runs in {args.processes} processes (no progress bar)", file=sys.stderr)
+            runs = [result.as_dict() for result in train_many(configs, processes=args.processes)]
+        else:
+            runs = []
+            for number, config in enumerate(configs, 1):
+                print(f"run {number}/{len(configs)}: {_describe(config)}", file=sys.stderr)
+                result = train(config, progress=not args.quiet, report=_reporter(args.quiet), device=args.device)
+                runs.append(result.as_dict())
     except ValueError as error:
         parser.exit(2, f"{parser.prog}: error: {error}\n")
     args.out.parent.mkdir(parents=True, exist_ok=True)
