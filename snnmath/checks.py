@@ -16,8 +16,11 @@ import numpy as np
 import torch
 
 from . import stats, symbolic, theory
-from .init import gain_normal_
-from .simulate import Record, simulate
+from ._checks import integer, real_scalar
+from .conv import ConvRecord
+from .init import gain_normal_, normal_, variance_of
+from .simulate import Record, backward_norms, lif_layer, simulate
+from .surrogate import Surrogate
 
 
 @dataclass
@@ -257,3 +260,233 @@ def silence_depth_check(record: Record, width: int, theta: float, gain: float, a
                chain_sure_alive=sure_alive, chain_sure_silent=sure_silent,
                first_all_silent=int(np.argmax(silent == 1)) if np.any(silent == 1) else None, ok=bool(ok))
     return Check("falls silent when the chain predicts", bool(ok), [row])
+
+
+# --- convolutions: the per-position map, one layer at a time ---------------------------
+def conv_layer_check(record: ConvRecord, gain: float, alpha: float = stats.ALPHA, border_blind: bool = False) -> Check:
+    r"""The per-position map of a convolutional stack at t = 0, one layer at a time, on independent networks.
+
+    ``record`` comes from :func:`snnmath.conv.simulate_conv` with Gaussian weights of gain
+    c = n·Var[w] (n = C k²), ``networks`` of them and some ``probes``. The probe neuron of network r
+    at position x of layer l ≥ 1 has :math:`K_r` active inputs in its receptive field (padded taps
+    are silent); given the layer below its potential is exactly
+    :math:`\mathcal N(0, v_r)` with :math:`v_r = \tfrac{c}{C k^2} K_r` (times :math:`k^2/m(x)`
+    when the border is rescaled), whose expectation over the layer below is the map
+    :func:`snnmath.symbolic.conv_variance_map`. Networks are independent, so per layer and probe:
+
+    * :math:`\sum_r u_r^2/v_r \sim \chi^2_{R'}` over the R' networks with :math:`K_r > 0`
+      (:math:`K_r = 0` forces :math:`u_r = 0`);
+    * the spike count :math:`\sum_r H(u_r - \theta)` is Poisson-binomial with
+      :math:`p_r = Q(\theta/\sqrt{v_r})`: its exact central interval.
+
+    Bonferroni over both tests, the layers and the probes. ``border_blind=True`` tests the wrong
+    theory that gives every neuron its full fan-in at the rate of its in-image inputs,
+    :math:`v_r = c K_r/(C\,m(x))`, m(x) the in-image taps (right only for circular padding or a
+    rescaled border): the check rejects it at the border.
+    """
+    c = real_scalar("gain", gain, low=0.0, low_open=True)
+    if not isinstance(border_blind, bool):
+        raise ValueError(f"border_blind must be True or False, got {border_blind!r}")
+    potentials, inputs = record.probe_potentials[:, 0].double().numpy(), record.probe_inputs[:, 0].numpy()
+    depth, _, probes = potentials.shape
+    if depth < 2 or probes == 0:
+        raise ValueError("record must have at least 2 layers and at least one probe")
+    height, width = record.rate.shape[-2:]
+    taps = theory.tap_counts(height, width, record.kernel, record.padding_mode)
+    tests = 2 * (depth - 1) * probes
+    rows = []
+    for layer in range(1, depth):
+        for index, (i, j) in enumerate(record.probes):
+            per_input = c / (record.channels * record.kernel**2)
+            if border_blind or record.rescale_border:
+                per_input *= record.kernel**2 / taps[i, j]
+            rows.append(_conv_probe_row(potentials[layer, :, index], inputs[layer, :, index] * per_input,
+                                        record.theta, alpha, tests) | dict(layer=layer, position=(i, j)))
+    name = "conv per-position map, layer by layer" + (" (border-blind)" if border_blind else "")
+    return Check(name, all(r["ok"] for r in rows), rows)
+
+
+def _conv_probe_row(potentials: np.ndarray, variances: np.ndarray, theta: float, alpha: float,
+                    tests: int) -> dict[str, Any]:
+    """The χ² and Poisson-binomial tests of one layer and probe over the networks (see :func:`conv_layer_check`)."""
+    driven = variances > 0
+    chi2 = float(np.sum(potentials[driven] ** 2 / variances[driven]))
+    chi_lo, chi_hi = stats.chi2_interval(int(driven.sum()), alpha, tests)
+    probabilities = theory.spike_probability(theta, variances)
+    low, high = stats.central_interval(stats.poisson_binomial_pmf(probabilities), alpha / tests)
+    spikes = int(np.count_nonzero(potentials > theta))
+    ok_chi2 = bool(np.all(potentials[~driven] == 0) and chi_lo <= chi2 <= chi_hi)
+    return dict(variance_predicted=float(variances.mean()), variance_measured=float(np.mean(potentials**2)),
+                chi2=chi2, chi2_low=chi_lo, chi2_high=chi_hi, rate_predicted=float(probabilities.mean()),
+                rate_measured=spikes / potentials.size, spikes=spikes, spikes_low=low, spikes_high=high,
+                chi2_ok=ok_chi2, spikes_ok=bool(low <= spikes <= high), ok=ok_chi2 and low <= spikes <= high)
+
+
+# --- gradients at the first time step ---------------------------------------------------
+def surrogate_moment_check(
+    cases: Sequence[tuple[Surrogate, float, float]], samples: int = 1_000_000, seed: int = 0,
+    alpha: float = stats.ALPHA,
+) -> Check:
+    r""":math:`E[\sigma'(u-\theta)^2]` by quadrature against the Monte Carlo mean over :math:`u \sim \mathcal N(0, V)`.
+
+    ``cases`` are ``(surrogate, theta, variance)``. Each draw :math:`X = \sigma'(u-\theta)^2` lies in
+    :math:`[0, \sigma'(0)^2]`, so :math:`|X - \mu| \le \sigma'(0)^2` and
+    :math:`\mathrm{Var}[X] \le \sigma'(0)^2\mu`: Bernstein's inequality gives an exact band, with
+    no normal approximation. Bonferroni over the cases.
+    """
+    generator = torch.Generator().manual_seed(seed)
+    rows = []
+    for surrogate, theta, variance in cases:
+        u = torch.randn(samples, generator=generator, dtype=torch.float64) * variance**0.5
+        measured = float(surrogate.derivative(u - theta).square().mean())
+        predicted = float(theory.surrogate_square_moment(theta, real_scalar("slope", surrogate.slope), surrogate.name,
+                                                           variance))
+        peak = float(surrogate.derivative(torch.zeros((), dtype=torch.float64))) ** 2
+        half = float(stats.bernstein_half_width(peak * predicted, peak, samples, alpha, len(cases)))
+        rows.append(dict(surrogate=surrogate.name, slope=surrogate.slope, theta=theta, variance=variance,
+                         predicted=predicted, measured=measured, half_width=half,
+                         ok=bool(abs(measured - predicted) <= half)))
+    return Check("E[sigma'^2] by quadrature", all(r["ok"] for r in rows), rows)
+
+
+@dataclass
+class GradientRun:
+    """Mean square gradients measured by autograd next to the mean-field profile, one initialiser and θ."""
+
+    init: str
+    theta: float
+    surrogates: tuple[Surrogate, ...]
+    measured: np.ndarray
+    """:func:`snnmath.simulate.backward_norms`, shape (surrogates, networks, depth)."""
+    predicted: np.ndarray
+    """:func:`snnmath.theory.backward_profile` of each surrogate, shape (surrogates, depth)."""
+
+
+def gradient_run(
+    init: str, theta: float, surrogates: Sequence[Surrogate], depth: int, width: int, networks: int,
+    batch: int, seed: int,
+) -> GradientRun:
+    """Measure the gradients of ``networks`` independent square networks and attach the mean field,
+    with the gain c = n·Var[w] of ``init`` at this width and θ."""
+    generator = torch.Generator().manual_seed(seed)
+    measured = backward_norms(depth, width, surrogates, theta=theta, init=init, batch=batch, networks=networks,
+                              generator=generator).numpy()
+    gain = width * variance_of(init, width, width, theta)
+    predicted = np.array([theory.backward_profile(theta, real_scalar("slope", s.slope), s.name, depth, gain=gain)
+                          for s in surrogates])
+    return GradientRun(init, theta, tuple(surrogates), measured, predicted)
+
+
+def backward_gain_check(runs: Sequence[GradientRun], alpha: float = stats.ALPHA) -> Check:
+    r"""Per-layer backward gains measured by autograd against the mean field, on independent networks.
+
+    Network r gives at every layer l < L − 1 the measured gain
+    :math:`\rho_{r,l} = \hat q_{r,l}/\hat q_{r,l+1}` (:math:`\hat q` the mean square gradient), in
+    units of the predicted :math:`\chi_l`. Given the layers above, :math:`\hat q_{r,l+1}` is fixed
+    and, under the gradient independence assumption, :math:`E[\hat q_{r,l}] = \chi_l\,\hat q_{r,l+1}`,
+    so :math:`E[\rho_{r,l}/\chi_l] = 1` with no Jensen bias (unlike the log-norms, whose products
+    of random factors drift below the log of the mean). The networks are i.i.d., so two t-tests on
+    their spread (:func:`snnmath.stats.t_band`): per layer, the mean over networks; and pooled, each
+    network's average over layers, a far tighter test of the gain itself. Each :math:`\rho` is an
+    average over n·B products and the pooled value an average of L − 1 of them, so the t band is
+    the CLT approximation. Bonferroni over layers, surrogates and runs. Left out of the mean field:
+    effects of order 1/n per layer (the assumption itself; samples that fall silent at finite
+    width, see the chain of the width chapter).
+    """
+    tests = sum(len(run.surrogates) * run.measured.shape[2] for run in runs)
+    rows = []
+    for run in runs:
+        for surrogate, measured, predicted in zip(run.surrogates, run.measured, run.predicted, strict=True):
+            gains = predicted[:-1] / predicted[1:]
+            ratios = measured[:, :-1] / measured[:, 1:] / gains
+            layer_mean, layer_half = stats.t_band(ratios, alpha, tests)
+            pooled, pooled_half = stats.t_band(ratios.mean(axis=1), alpha, tests)
+            layers_ok = bool(np.all(np.abs(layer_mean - 1) <= layer_half))
+            pooled_ok = bool(abs(pooled - 1) <= pooled_half)
+            rows.append(dict(init=run.init, theta=run.theta, surrogate=surrogate.name, slope=surrogate.slope,
+                             gain=float(gains[-1]), pooled=float(pooled), pooled_half_width=float(pooled_half),
+                             worst_layer=float(np.max(np.abs(layer_mean - 1) / layer_half)),
+                             layers_ok=layers_ok, pooled_ok=pooled_ok, ok=layers_ok and pooled_ok))
+    return Check("per-layer backward gains against autograd", all(r["ok"] for r in rows), rows)
+
+
+# --- the pixel-driven first layer ---------------------------------------------------------
+def first_layer_check(
+    images: np.ndarray, beta: float, theta: float, steps: int, width: int, networks: int,
+    weight_variance: float | None = None, assumed_rate: float | None = None, max_value: int = 255,
+    seed: int = 0, alpha: float = stats.ALPHA,
+) -> Check:
+    r"""The first hidden layer's synaptic current :math:`I_1[t] = W_1 s_0[t]` on real images, per step.
+
+    ``images`` ``(N, ...)`` (integer levels 0..``max_value``, or intensities in [0, 1]) is the
+    population: the theory is computed from all of it, :math:`p_0[t]` by
+    :func:`snnmath.theory.input_layer_rates`. ``networks`` images are drawn from it uniformly with
+    replacement; each drives the input layer (:func:`snnmath.simulate.lif_layer`) and its own first
+    layer of ``width`` neurons with i.i.d. :math:`\mathcal N(0, \sigma_w^2)` weights,
+    :math:`\sigma_w^2` = ``weight_variance`` (default :func:`snnmath.theory.first_layer_weight_variance`).
+    Draws are independent, so per step t, exactly:
+
+    * given its image, network r's currents are i.i.d. :math:`\mathcal N(0, \sigma_w^2 K_r[t])`:
+      :math:`\sum_{r,i} I_{r,i}[t]^2/(\sigma_w^2 K_r[t])` over the networks with :math:`K_r[t] > 0` is
+      :math:`\chi^2` with width·(their number) degrees of freedom, and :math:`K_r[t] = 0` gives I ≡ 0;
+    * the spike fractions :math:`K_r[t]/n` are i.i.d. with mean :math:`p_0[t]`; Bernstein's inequality
+      with the population's variance of K/n and its largest deviation from :math:`p_0[t]`.
+
+    Both together are :math:`E[I_1[t]^2] = n\sigma_w^2 p_0[t]`. ``assumed_rate=q`` tests instead the
+    assumption behind the paper's scale, inputs spiking independently with probability q (Q(θ))
+    at every step: mean q, variance q(1 − q)/n. Bonferroni over the 2T tests.
+    """
+    population = np.asarray(images)
+    t_steps, n_out = integer("steps", steps, low=1), integer("width", width, low=1)
+    replicas = integer("networks", networks, low=1)
+    counts = theory.input_active_counts(population, beta, theta, t_steps, max_value)
+    pixels = population[0].size
+    if assumed_rate is None:
+        fractions = counts / pixels
+        rate = fractions.mean(axis=0)
+        spread, bound = fractions.var(axis=0), np.abs(fractions - rate).max(axis=0)
+    else:
+        q = real_scalar("assumed_rate", assumed_rate, low=0.0, high=1.0)
+        rate, spread = np.full(t_steps, q), np.full(t_steps, q * (1 - q) / pixels)
+        bound = np.full(t_steps, max(q, 1 - q))
+    variance = (theory.first_layer_weight_variance(population, beta, theta, t_steps, max_value=max_value)
+                if weight_variance is None else real_scalar("weight_variance", weight_variance, low=0.0, low_open=True))
+    generator = torch.Generator().manual_seed(seed)
+    drawn = torch.randint(len(population), (replicas,), generator=generator).numpy()
+    spikes = _input_spikes(population[drawn], beta, theta, t_steps, max_value)  # (R, n, T)
+    squares = _current_squares(spikes, n_out, variance, generator)  # (R, T): Σ_i I_i[t]²
+    active = spikes.sum(dim=1).double().numpy()
+    tests = 2 * t_steps
+    half = stats.bernstein_half_width(spread, bound, replicas, alpha, tests)
+    rows = []
+    for t in range(t_steps):
+        driven = active[:, t] > 0
+        chi2 = float(np.sum(squares[driven, t] / (variance * active[driven, t])))
+        chi_lo, chi_hi = stats.chi2_interval(n_out * int(driven.sum()), alpha, tests)
+        chi2_ok = bool(np.all(squares[~driven, t] == 0) and chi_lo <= chi2 <= chi_hi)
+        measured = float(active[:, t].mean() / pixels)
+        rate_ok = bool(abs(measured - rate[t]) <= half[t])
+        rows.append(dict(step=t, rate_predicted=float(rate[t]), rate_measured=measured, rate_half_width=float(half[t]),
+                         variance_predicted=float(pixels * variance * rate[t]),
+                         variance_measured=float(squares[:, t].sum() / (replicas * n_out)),
+                         chi2=chi2, chi2_low=chi_lo, chi2_high=chi_hi, rate_ok=rate_ok, chi2_ok=chi2_ok,
+                         ok=rate_ok and chi2_ok))
+    name = "first-layer current on real images" + ("" if assumed_rate is None else f" (inputs at rate {q:.4g})")
+    return Check(name, all(r["ok"] for r in rows), rows)
+
+
+def _input_spikes(images: np.ndarray, beta: float, theta: float, steps: int, max_value: int) -> torch.Tensor:
+    """Input-layer spikes ``(N, pixels, T)`` of images driven as constant currents (float32, as in training)."""
+    flat = torch.from_numpy(images.reshape(len(images), -1).astype(np.float32))
+    currents = flat / max_value if np.issubdtype(images.dtype, np.integer) else flat
+    return lif_layer(currents.expand(steps, *currents.shape), beta, theta)[1].permute(1, 2, 0)
+
+
+def _current_squares(spikes: torch.Tensor, width: int, variance: float, generator: torch.Generator) -> np.ndarray:
+    r""":math:`\sum_i I_{r,i}[t]^2` for network r's own ``(width, pixels)`` Gaussian weights, shape (R, T)."""
+    out = torch.empty(spikes.shape[0], spikes.shape[2], dtype=torch.float64)
+    for start in range(0, spikes.shape[0], 64):
+        block = spikes[start : start + 64]
+        weights = normal_(torch.empty(block.shape[0], width, block.shape[1]), variance, generator)
+        out[start : start + 64] = (weights @ block).double().square().sum(dim=1)
+    return out.numpy()

@@ -30,6 +30,7 @@ import torch
 
 from ._checks import integer, real_scalar
 from .init import Initialiser, for_threshold
+from .surrogate import Surrogate, lif_spikes
 
 
 @dataclass
@@ -263,3 +264,65 @@ def _accumulator(dtype: torch.dtype) -> torch.dtype:
 def _pooled_sum(x: torch.Tensor) -> torch.Tensor:
     """Sum of ``(T, B, n)`` over batch and neurons, per step, as float64 of shape ``(T,)``."""
     return x.sum(dim=2, dtype=_accumulator(x.dtype)).sum(dim=1, dtype=torch.float64)
+
+
+# --- gradients at the first time step ---------------------------------------------------
+def backward_norms(
+    depth: int,
+    width: int,
+    surrogates: Sequence[Surrogate],
+    *,
+    theta: float = 1.0,
+    init: str | Initialiser = "snn",
+    beta: float = 0.5,
+    batch: int = 16,
+    networks: int = 1,
+    input_variance: float = 1.0,
+    generator: torch.Generator | None = None,
+    dtype: torch.dtype = torch.float64,
+) -> torch.Tensor:
+    r"""Mean square gradient :math:`\hat q_l = \frac{1}{nB}\sum_{b,i} (\partial L/\partial u_{l,i})^2` of
+    every layer at t = 0, by torch autograd with each surrogate in the backward pass.
+
+    Each of ``networks`` independent networks has ``depth`` layers of ``width`` neurons with
+    weights from ``init`` (as in :func:`simulate`; ``beta`` only matters to the fluctuation-driven
+    rule) and carries ``batch`` samples: layer 0 is driven by :math:`\mathcal N(0, V_0)` currents,
+    layer l by :math:`W_l s_{l-1}`, with :math:`s = H(u - \theta)` at T = 1
+    (:func:`snnmath.surrogate.lif_spikes`). The loss :math:`L = \sum g \odot s_{depth-1}`, with
+    :math:`g \sim \mathcal N(0, 1)` i.i.d., puts a unit-variance gradient on the top layer's spikes.
+    A network's weights, inputs and g are drawn once and shared by all surrogates (weights in
+    float32, then cast to ``dtype``). Float64 by default: a vanishing gradient leaves the
+    float32 range within tens of layers. Returns shape ``(len(surrogates), networks, depth)``.
+    """
+    layers = integer("depth", depth, low=1)
+    n = integer("width", width, low=1)
+    th = real_scalar("theta", theta, low=0.0)
+    b = real_scalar("beta", beta, low=0.0, high=1.0)
+    fill = for_threshold(init, th, b) if isinstance(init, str) else init
+    samples = integer("batch", batch, low=1)
+    replicas = integer("networks", networks, low=1)
+    if len(surrogates) == 0 or not all(isinstance(s, Surrogate) for s in surrogates):
+        raise ValueError(f"surrogates must be a non-empty sequence of snnmath.surrogate.Surrogate, got {surrogates!r}")
+    out = torch.empty(len(surrogates), replicas, layers, dtype=torch.float64)
+    for network in range(replicas):
+        weights = [fill(torch.empty(n, n), generator).to(dtype) for _ in range(layers - 1)]
+        inputs = gaussian_currents(1, samples, n, input_variance, generator=generator, dtype=dtype)
+        top = torch.randn(1, samples, n, generator=generator, dtype=dtype)
+        for index, surrogate in enumerate(surrogates):
+            out[index, network] = _mean_square_gradients(inputs, weights, top, b, th, surrogate)
+    return out
+
+
+def _mean_square_gradients(
+    inputs: torch.Tensor, weights: list[torch.Tensor], top: torch.Tensor, beta: float, theta: float,
+    surrogate: Surrogate,
+) -> torch.Tensor:
+    """Forward with autograd, backward from :math:`\\sum g \\odot s_{top}`; the mean square of
+    :math:`\\partial L/\\partial u_l` (the layer's input current, which is u_l at T = 1) per layer."""
+    currents = [inputs.clone().requires_grad_(True)]
+    spikes = lif_spikes(currents[0], beta, theta, surrogate)
+    for weight in weights:
+        currents.append(spikes @ weight.T)
+        spikes = lif_spikes(currents[-1], beta, theta, surrogate)
+    gradients = torch.autograd.grad((spikes * top).sum(), currents)
+    return torch.stack([g.square().mean(dtype=torch.float64) for g in gradients])

@@ -85,3 +85,35 @@ def bernstein_half_width(
     b = np.asarray(bound, dtype=np.float64)
     linear = 2 * b * log_term / 3
     return (linear + np.sqrt(linear**2 + 8 * r * var * log_term)) / (2 * r)
+
+
+def poisson_binomial_pmf(probabilities: ArrayLike) -> NDArray[np.float64]:
+    r"""Law of :math:`\sum_r B_r` for independent :math:`B_r \sim \mathrm{Bernoulli}(p_r)` on 0..R, exact:
+    :math:`f_r(m) = (1-p_r) f_{r-1}(m) + p_r f_{r-1}(m-1)`, one Bernoulli at a time."""
+    p = np.asarray(probabilities, dtype=np.float64)
+    if p.ndim != 1 or np.any(~np.isfinite(p)) or np.any((p < 0) | (p > 1)):
+        raise ValueError("probabilities must be a 1-d array of numbers in [0, 1]")
+    pmf = np.zeros(p.size + 1)
+    pmf[0] = 1.0
+    for count, prob in enumerate(p, start=1):
+        pmf[1 : count + 1] = (1 - prob) * pmf[1 : count + 1] + prob * pmf[:count]
+        pmf[0] *= 1 - prob
+    return pmf
+
+
+def t_band(
+    samples: ArrayLike, alpha: float = ALPHA, comparisons: int = 1
+) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+    r"""Mean of i.i.d. replicate values along axis 0 and its Student-t half-width
+    :math:`t_{R-1}\,s/\sqrt R`, Bonferroni over ``comparisons``.
+
+    Exact for normal replicates whatever their variance (unlike :func:`mean_band`'s z, which
+    assumes the spread known); for averages of many terms it is the CLT approximation.
+    Columns (axis 1 onwards) are separate comparisons.
+    """
+    x = np.asarray(samples, dtype=np.float64)
+    if x.ndim < 1 or x.shape[0] < 2 or not np.all(np.isfinite(x)):
+        raise ValueError("samples must be finite, with at least 2 replicate values along axis 0")
+    a = _alpha(alpha) / integer("comparisons", comparisons, low=1)
+    half = scipy.stats.t.isf(a / 2, x.shape[0] - 1) * x.std(axis=0, ddof=1) / np.sqrt(x.shape[0])
+    return x.mean(axis=0), np.asarray(half, dtype=np.float64)

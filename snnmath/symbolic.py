@@ -339,3 +339,316 @@ def surrogate_derivative(name: str) -> sp.Expr:
     if name == "fast_sigmoid":
         return 1 / (slope * sp.Abs(z) + 1) ** 2
     raise ValueError(f"surrogate must be one of {SURROGATE_NAMES}, got {name!r}")
+
+
+# --- convolutions: the per-position map and the border ---------------------------------
+channels = sp.Symbol("C", positive=True, integer=True)
+"""Number of input channels :math:`C_{in}` of a convolution."""
+kernel_size = sp.Symbol("k", positive=True, integer=True)
+"""Side k of a square, odd convolution kernel (k × k taps)."""
+row, col = sp.symbols("i j", integer=True, nonnegative=True)
+"""Position (row i, column j) of a neuron in its feature map."""
+height, width = sp.symbols("H W", positive=True, integer=True)
+"""Height and width of the feature maps."""
+offset_row, offset_col = sp.symbols("a b", integer=True)
+"""Kernel tap offsets, each in :math:`[-r, r]` with :math:`r = (k-1)/2`."""
+previous_map = sp.IndexedBase("V_{l-1}", real=True)
+"""The variance map of the previous layer, indexed by position."""
+
+
+def kernel_radius() -> sp.Expr:
+    """Half-width :math:`r = (k-1)/2` of the kernel ('same' padding adds r positions per side)."""
+    return (kernel_size - 1) / 2
+
+
+def conv_fan_in() -> sp.Expr:
+    r"""Fan-in of a convolution for weight scaling: :math:`n = C_{in} k^2`."""
+    return channels * kernel_size**2
+
+
+@cache
+def conv_tap_contribution() -> sp.Expr:
+    r"""Variance that one in-image kernel tap adds to :math:`u_l(i,j)`: :math:`\tfrac{c}{k^2} Q(\theta/\sqrt V)`.
+
+    A tap carries :math:`C_{in}` inputs, so it adds :func:`membrane_variance_from_moments` with
+    n = :math:`C_{in}`; the weights are scaled for the full fan-in, :math:`\sigma_w^2 = c/(C_{in}k^2)`,
+    and V is the variance at the tap's position in layer l − 1.
+    """
+    per_tap = membrane_variance_from_moments()[1].subs(n, channels)
+    return sp.simplify(per_tap.subs(var_w, gain / conv_fan_in()))
+
+
+def inside_offsets(position: sp.Expr, size: sp.Expr) -> tuple[sp.Expr, sp.Expr]:
+    r"""Offsets :math:`a \in [-r, r]` with :math:`0 \le \mathrm{position} + a \le \mathrm{size}-1`:
+    :math:`[\max(-r, -\mathrm{position}), \min(r, \mathrm{size}-1-\mathrm{position})]`. Zero padding
+    puts zeros (no spike) at every other tap."""
+    r = kernel_radius()
+    return sp.Max(-r, -position), sp.Min(r, size - 1 - position)
+
+
+def conv_variance_map(padding: str = "zeros") -> sp.Expr:
+    r"""The per-position depth map of a k × k convolution,
+    :math:`V_l(i,j) = \sum_{\text{taps}} \tfrac{c}{k^2}\,Q\big(\theta/\sqrt{V_{l-1}(i+a, j+b)}\big)`.
+
+    ``"zeros"``: the sum runs over the in-image taps only (:func:`inside_offsets`), so a border
+    neuron with m(i, j) < k² taps inside gets less variance, and since :math:`V_l(i,j)` reads
+    :math:`V_{l-1}` up to r positions away the deficit moves r positions inward per layer.
+    ``"circular"``: all k² taps, at positions taken modulo H and W.
+    """
+    r = kernel_radius()
+    if padding == "zeros":
+        rows, cols = (offset_row, *inside_offsets(row, height)), (offset_col, *inside_offsets(col, width))
+        at = previous_map[row + offset_row, col + offset_col]
+    elif padding == "circular":
+        rows, cols = (offset_row, -r, r), (offset_col, -r, r)
+        at = previous_map[sp.Mod(row + offset_row, height), sp.Mod(col + offset_col, width)]
+    else:
+        raise ValueError(f"padding must be 'zeros' or 'circular', got {padding!r}")
+    return sp.Sum(conv_tap_contribution().subs(V, at), rows, cols)
+
+
+def taps_inside(position: sp.Expr, size: sp.Expr) -> sp.Expr:
+    r"""Number of kernel offsets inside the image along one axis,
+    :math:`\min(r, \mathrm{size}-1-\mathrm{position}) - \max(-r, -\mathrm{position}) + 1`; a neuron at
+    (i, j) has :math:`m(i,j) = C_{in}\,t(i)\,t(j)` inputs (:math:`C_{in}k^2` in the interior)."""
+    return sp.Sum(1, (offset_row, *inside_offsets(position, size))).doit()
+
+
+def uniform_previous_layer(conv_map: sp.Expr) -> sp.Expr:
+    r"""A per-position map evaluated for a position-independent previous layer, :math:`V_{l-1}(\cdot) = V`
+    (layer 0, or a circular stack): the sum collapses to :math:`\tfrac{c}{k^2}Q(\theta/\sqrt V)` times the
+    number of taps it runs over."""
+    uniform = conv_map.replace(lambda e: isinstance(e, sp.Indexed) and e.base == previous_map, lambda e: V)
+    return sp.factor(uniform.doit())
+
+
+def border_rescaled_map() -> sp.Expr:
+    r"""The zero-padded map rescaled per position by :math:`k^2/(t(i)\,t(j))`, i.e. every neuron's
+    current multiplied by :math:`\sqrt{k^2/(t(i)t(j))}`: the average over its in-image taps,
+    :math:`V_l(i,j) = \tfrac{c}{t(i)t(j)}\sum_{\text{inside}} Q(\theta/\sqrt{V_{l-1}})`, which keeps a
+    uniform fixed point uniform."""
+    factor = kernel_size**2 / (taps_inside(row, height) * taps_inside(col, width))
+    return factor * conv_variance_map("zeros")
+
+
+tap_count = sp.Function("t")
+"""Display name :math:`t(\\cdot)` for :func:`taps_inside` along one axis."""
+
+
+def first_layer_map() -> sp.Expr:
+    r"""Layer 1 of a zero-padded stack driven by uniform :math:`V_0`:
+    :math:`V_1(i,j) = \tfrac{t(i)\,t(j)}{k^2}\,c\,Q(\theta/\sqrt{V_0})`, with ``V`` standing for
+    :math:`V_0` and :data:`tap_count` for :func:`taps_inside`. Derived by dividing
+    :func:`uniform_previous_layer` by :math:`t(i)t(j)`, which leaves no dependence on position."""
+    per_pair = sp.simplify(uniform_previous_layer(conv_variance_map("zeros"))
+                           / (taps_inside(row, height) * taps_inside(col, width)))
+    if per_pair.free_symbols & {row, col, height, width}:
+        raise ArithmeticError(f"the uniform first layer did not factor per in-image tap: {per_pair}")
+    return tap_count(row) * tap_count(col) * per_pair
+
+
+# --- gradients at the first time step ---------------------------------------------------
+GRADIENT_MOMENTS = (sp.Symbol(r"\mathbb{E}[\delta_l^2]", positive=True),
+                    sp.Symbol(r"\mathbb{E}[\delta_{l,i}\delta_{l,k}]", real=True))
+"""Placeholders for :math:`E[\\delta_{l,i}^2]` and the cross moment :math:`E[\\delta_{l,i}\\delta_{l,k}]` (i ≠ k)."""
+surrogate_square = sp.Symbol(r"\mathbb{E}[\sigma'^2]", positive=True)
+"""Placeholder for :math:`E[\\sigma'(u_{l-1}-\\theta)^2]` in :func:`backward_variance_from_moments`."""
+
+
+@cache
+def backward_variance_from_moments() -> tuple[sp.Expr, sp.Expr]:
+    r""":math:`E[\delta_{l-1,j}^2]` of the backward recursion at t = 0, before and after :math:`E[w]=0`.
+
+    At T = 1, :math:`\delta_l = \partial L/\partial u_l` obeys
+    :math:`\delta_{l-1,j} = \sigma'(u_{l-1,j}-\theta)\sum_{i=1}^{n} w_{ij}\,\delta_{l,i}`
+    (n neurons in layer l; square layers). Assumptions, each explicit: the weights are i.i.d.
+    (mean :math:`E[w]`, variance :math:`\sigma_w^2`) and, the mean-field *gradient independence
+    assumption*, independent of the gradients :math:`\delta_l` they multiply in the backward pass
+    (exact only as n → ∞: :math:`\delta_l` depends on :math:`W_l` through :math:`u_l`); and
+    :math:`\sigma'(u_{l-1}-\theta)` is independent of :math:`W_l^\top\delta_l` (u_{l-1} does not
+    involve W_l). Then :math:`E[(\sum_i w_{ij}\delta_{l,i})^2] = n E[w^2] E[\delta_l^2] +
+    n(n-1)E[w]^2 E[\delta_{l,i}\delta_{l,k}]`. Returns ``(general, zero_mean_weights)``; the second
+    is :math:`E[\sigma'^2]\,n\,\sigma_w^2\,E[\delta_l^2]` whatever the gradients' correlations.
+    """
+    mean_w, (second_d, cross_d) = MOMENTS[0], GRADIENT_MOMENTS
+    second_w = var_w + mean_w**2
+    incoming = n * second_w * second_d + n * (n - 1) * mean_w**2 * cross_d
+    general = sp.expand(surrogate_square * incoming)
+    return general, sp.factor(general.subs(mean_w, 0))
+
+
+def surrogate_square_moment(name: str) -> sp.Integral:
+    r""":math:`E[\sigma'(u-\theta)^2] = \int \sigma'(u-\theta)^2\,\varphi_V(u)\,du` for
+    :math:`u \sim \mathcal N(0, V)`, as an unevaluated integral (no elementary closed form for θ > 0;
+    :mod:`snnmath.theory` evaluates it by quadrature)."""
+    return sp.Integral(surrogate_derivative(name) ** 2 * gaussian_density(), (u, -sp.oo, sp.oo))
+
+
+def backward_gain(name: str) -> sp.Expr:
+    r"""Per-layer backward gain :math:`\chi = E[\delta_{l-1}^2]/E[\delta_l^2] = c\,E[\sigma'(u-\theta)^2]`
+    with :math:`c = n\sigma_w^2`, from :func:`backward_variance_from_moments` (zero-mean weights)."""
+    ratio = backward_variance_from_moments()[1] / GRADIENT_MOMENTS[0]
+    return ratio.subs(var_w, gain / n).subs(surrogate_square, surrogate_square_moment(name))
+
+
+def backward_gain_at_scale(name: str) -> sp.Expr:
+    r"""The backward gain under the proposed scale :math:`\sigma_w^2 = V/(n\,Q(\theta/\sqrt V))`:
+    :math:`\chi = V\,E[\sigma'^2]/Q(\theta/\sqrt V)`, which is :math:`E[\sigma'^2]/Q(\theta)` at V = 1."""
+    return backward_gain(name).subs(gain, sp.simplify(n * weight_variance()))
+
+
+@cache
+def surrogate_square_moment_at_zero_threshold(name: str) -> sp.Expr:
+    r""":func:`surrogate_square_moment` at θ = 0, integrated by sympy: elementary (erf, exp) for the
+    arctan surrogate, a Meijer G function for the fast sigmoid."""
+    return sp.integrate(surrogate_square_moment(name).function.subs(theta, 0), (u, -sp.oo, sp.oo))
+
+
+def surrogate_peak(name: str) -> sp.Expr:
+    r"""The surrogate's largest value :math:`\sigma'(0)` (at u = θ): α/2 (arctan), 1 (fast sigmoid)."""
+    return surrogate_derivative(name).subs(u, theta)
+
+
+def surrogate_square_mass(name: str) -> sp.Expr:
+    r""":math:`\int \sigma'(z)^2\,dz`: α/4 (arctan), 2/(3α) (fast sigmoid)."""
+    return sp.simplify(sp.integrate(surrogate_derivative(name) ** 2, (u, -sp.oo, sp.oo)))
+
+
+@cache
+def surrogate_square_limits(name: str) -> tuple[sp.Expr, sp.Expr]:
+    r"""Leading behaviour of :math:`E[\sigma'(u-\theta)^2]` for a flat (α → 0) and a sharp (α → ∞) surrogate.
+
+    Flat: :math:`\sigma'(z)^2/\sigma'(0)^2 \to 1` pointwise and is at most 1, so by dominated
+    convergence :math:`E[\sigma'^2] \sim \sigma'(0)^2`. Sharp: with :math:`u = \theta + y/\alpha`,
+    :math:`E[\sigma'^2] = \int \sigma'(y/\alpha)^2\,\varphi_V(\theta + y/\alpha)\,dy/\alpha`; the
+    density tends to :math:`\varphi_V(\theta)` and is bounded, so
+    :math:`E[\sigma'^2] \sim \varphi_V(\theta)\int\sigma'(z)^2dz`. Both limits are taken by sympy
+    on the integrand; returns ``(flat, sharp)``.
+    """
+    integrand = surrogate_square_moment(name).function
+    peak = surrogate_peak(name)
+    flat_ratio = sp.limit(sp.simplify(surrogate_derivative(name) ** 2 / peak**2), slope, 0)
+    flat = peak**2 * sp.integrate(flat_ratio * gaussian_density(), (u, -sp.oo, sp.oo))
+    y = sp.Symbol("y", real=True)
+    mass = surrogate_square_mass(name)
+    stretched = sp.simplify(integrand.subs(u, theta + y / slope) / slope / mass)
+    sharp = mass * sp.integrate(sp.limit(stretched, slope, sp.oo), (y, -sp.oo, sp.oo))
+    return sp.simplify(flat), sp.simplify(sharp)
+
+
+# --- the pixel-driven first layer --------------------------------------------------------
+pixel = sp.Symbol("x_j", nonnegative=True)
+"""Intensity :math:`x_j \\in [0, 1]` of pixel j: a constant current into input neuron j."""
+step = sp.Symbol("t", integer=True, nonnegative=True)
+"""Time step t = 0, 1, …"""
+steps = sp.Symbol("T", positive=True, integer=True)
+"""Number of time steps T."""
+input_rate = sp.IndexedBase("p_0", positive=True)
+r"""Data-averaged firing probability :math:`p_0[t] = E[K[t]]/n` of the input layer at step t."""
+mean_input_rate = sp.Symbol(r"\bar p_0", positive=True)
+r"""Time-averaged input rate :math:`\bar p_0 = \frac1T\sum_t p_0[t]`."""
+COUNT_MOMENTS = sp.symbols(r"\mathbb{E}[K] \mathbb{E}[K^2]", positive=True)
+"""Placeholders for the moments E[K], E[K²] of the number of active inputs over images."""
+level, levels = sp.Symbol("v", integer=True, nonnegative=True), sp.Symbol("L", positive=True, integer=True)
+"""A pixel level v = 0..L (intensity v/L; L = 255 for MNIST)."""
+level_fraction = sp.IndexedBase("h", nonnegative=True)
+"""Fraction :math:`h_v` of all pixels (over positions and images) at level v."""
+input_spike = sp.Function("s_0")
+"""Spike :math:`s_0(x, t)` of an input neuron with constant current x at step t."""
+
+
+@cache
+def free_input_potential() -> sp.Piecewise:
+    r"""Input neuron's potential before its first spike, :math:`u_0[t] = \sum_{k=0}^{t}\beta^{t-k}x_j`:
+    :math:`x_j(1-\beta^{t+1})/(1-\beta)`, and :math:`x_j(t+1)` at β = 1.
+
+    The recurrence :math:`u[t] = \beta u[t-1] + x_j - \theta s[t-1]` with :math:`u[-1] = s[-1] = 0`
+    has no reset term until the neuron has spiked; the leaky case is solved by ``rsolve``, the
+    perfect integrator (β = 1) by summing the unrolled recurrence.
+    """
+    u_of = sp.Function("u")
+    leaky = sp.rsolve(u_of(step) - beta * u_of(step - 1) - pixel, u_of(step), {u_of(-1): 0})
+    lag = sp.Symbol("k", integer=True, nonnegative=True)
+    perfect = sp.summation((beta ** (step - lag) * pixel).subs(beta, 1), (lag, 0, step))
+    return sp.Piecewise((perfect, sp.Eq(beta, 1)), (sp.powsimp(sp.factor(leaky)), True))
+
+
+@cache
+def first_spike_intensity() -> sp.Piecewise:
+    r"""Smallest intensity that spikes by step t: the input neuron first spikes at the first t with
+    :math:`x_j > x^*(t)` (strict threshold), where :math:`x^*(t)` solves
+    :func:`free_input_potential` = θ: :math:`\theta(1-\beta)/(1-\beta^{t+1})`, θ/(t+1) at β = 1.
+
+    :math:`x^*(0) = \theta`: with intensities in [0, 1] and θ ≥ 1 no input neuron spikes at t = 0.
+    """
+    pieces = [(sp.solve(sp.Eq(potential, theta), pixel)[0], condition)
+              for potential, condition in free_input_potential().args]
+    return sp.Piecewise(*pieces)
+
+
+def silent_intensity() -> sp.Expr:
+    r"""Intensity at or below which an input neuron never spikes (β < 1): :math:`\lim_{t\to\infty}
+    x^*(t) = \theta(1-\beta)`, the potential's bound :math:`x_j/(1-\beta)` reaching θ.
+
+    The limit is taken with :math:`\beta = 1/(1+c)`, c > 0 (so that :math:`\beta^{t} \to 0`).
+    """
+    c = sp.Symbol("c", positive=True)
+    leaky = first_spike_intensity().args[1][0]
+    limit = sp.limit(leaky.subs(beta, 1 / (1 + c)), step, sp.oo)
+    return sp.factor(sp.simplify(limit.subs(c, 1 / beta - 1)))
+
+
+def input_layer_rate() -> sp.Expr:
+    r"""Data-averaged input rate :math:`p_0[t] = \sum_{v=0}^{L} h_v\,s_0(v/L, t)`.
+
+    An input neuron's spike train is a deterministic function of its intensity, so averaging over
+    pixels (all positions of all images) is a sum over the L + 1 levels weighted by their
+    frequencies :math:`h_v`: exact, no Gaussian assumption.
+    """
+    return sp.Sum(level_fraction[level] * input_spike(level / levels, step), (level, 0, levels))
+
+
+def first_layer_current_variance() -> sp.Expr:
+    r""":math:`E[I_1[t]^2] = n\sigma_w^2\,p_0[t]` for the synaptic current :math:`I_1[t] = W_1 s_0[t]`.
+
+    Given the image, :math:`I_{1,i}[t]` is a sum of :math:`K[t]` independent zero-mean weights
+    (:func:`active_input_variance`); averaging over images replaces K by
+    :math:`E[K[t]] = n\,p_0[t]`. Pixel positions need not fire alike: only the count enters.
+    """
+    return active_input_variance().subs(k, n * input_rate[step])
+
+
+@cache
+def first_layer_weight_variance() -> sp.Expr:
+    r"""Data-aware first-layer scale: :math:`\sigma_w^2 = V/(n\,\bar p_0)`.
+
+    Solves :math:`\frac1T\sum_{t=0}^{T-1} E[I_1[t]^2] = V` (the current variance pooled over the
+    T steps) for :math:`\sigma_w^2`, and writes :math:`\frac1T\sum_t p_0[t]` as :math:`\bar p_0`.
+    For one step t alone, :math:`V/(n\,p_0[t])`: substitute :math:`\bar p_0 = p_0[t]`.
+    """
+    rate_sum = sp.Sum(input_rate[step], (step, 0, steps - 1))
+    pooled = sp.factor_terms(sp.Sum(first_layer_current_variance(), (step, 0, steps - 1)) / steps)
+    (solution,) = sp.solve(sp.Eq(V, pooled), var_w)
+    return sp.simplify(solution.subs(rate_sum, steps * mean_input_rate))
+
+
+def paper_scale_current_variance() -> sp.Expr:
+    r"""Current variance that the paper's scale :math:`1/(n\,Q(\theta))` hands to the first hidden
+    layer at step t: :math:`p_0[t]/Q(\theta)`, one only if the input layer fires at Q(θ)."""
+    return sp.simplify(first_layer_current_variance().subs(var_w, weight_variance().subs(V, 1)))
+
+
+@cache
+def scale_mixture_kurtosis() -> sp.Expr:
+    r"""Kurtosis :math:`E[I^4]/E[I^2]^2 = 3E[K^2]/E[K]^2` of a current with :math:`I \mid K \sim
+    \mathcal N(0, \sigma_w^2 K)`: Gaussian given the image, a scale mixture over images.
+
+    The conditional moments :math:`\int u^m \varphi_{v}(u)\,du` (m = 2, 4) are integrated at
+    :math:`v = \sigma_w^2 k` and averaged over k. It is 3 (Gaussian) only if K does not vary.
+    """
+    mean_k, second_k = COUNT_MOMENTS
+    conditional = {m: sp.integrate(u**m * gaussian_density(), (u, -sp.oo, sp.oo)).subs(V, active_input_variance())
+                   for m in (2, 4)}
+    fourth = sp.expand(conditional[4]).subs(k**2, second_k)
+    second = conditional[2].subs(k, mean_k)
+    return sp.simplify(fourth / second**2)

@@ -8,11 +8,13 @@ All functions accept numpy arrays and broadcast, except where noted.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from functools import cache
 from typing import Any, NamedTuple
 
 import numpy as np
+import scipy.integrate
 import scipy.special
 import scipy.stats
 import sympy as sp
@@ -85,7 +87,8 @@ def spike_probability(theta: ArrayLike, variance: ArrayLike = 1.0) -> Array:
     th = _thresholds(theta)
     var = real_array("variance", variance, low=0.0)
     safe = np.where(var > 0, var, 1.0)
-    return np.where(var > 0, _spike_probability()(th, safe), 0.0)
+    with np.errstate(over="ignore"):  # V far below θ²: θ²/V overflows to inf and Q to its exact limit 0
+        return np.where(var > 0, _spike_probability()(th, safe), 0.0)
 
 
 def variance_map(variance: ArrayLike, theta: ArrayLike, gain: ArrayLike) -> Array:
@@ -456,3 +459,381 @@ def _quenched_eigenvalues(q1: float, q2: float, gain: float, beta: float, theta:
         minus = quenched_rate_map(q1 - step[0], q2 - step[1], gain, beta, theta)
         jacobian[:, column] = (np.array(plus) - np.array(minus)) / (2 * h)
     return np.asarray(np.linalg.eigvals(jacobian), dtype=np.complex128)
+
+
+# --- convolutions: the per-position map and the border --------------------------------
+PADDINGS = ("zeros", "circular")
+"""Padding modes of :func:`conv_variance_maps` (as in ``torch.nn.Conv2d``'s ``padding_mode``)."""
+
+
+@cache
+def _conv_tap_weight() -> Callable[..., Any]:
+    weight = sp.simplify(sym.conv_tap_contribution() / sym.second_moment_of_spike())
+    return _compile(weight, sym.gain, sym.kernel_size)
+
+
+@cache
+def _taps_inside() -> Callable[..., Any]:
+    return _compile(sym.taps_inside(sym.row, sym.height), sym.row, sym.height, sym.kernel_size)
+
+
+def _kernel(kernel: int) -> int:
+    k = integer("kernel", kernel, low=1)
+    if k % 2 == 0:
+        raise ValueError(f"kernel must be an odd integer >= 1 (same-size output), got {kernel!r}")
+    return k
+
+
+def _padding(padding_mode: str) -> str:
+    if padding_mode not in PADDINGS:
+        raise ValueError(f"padding_mode must be one of {PADDINGS}, got {padding_mode!r}")
+    return padding_mode
+
+
+def tap_counts(height: int, width: int, kernel: int = 3, padding_mode: str = "zeros") -> Array:
+    r"""Number of in-image taps :math:`t(i)\,t(j)` of each position of an H × W map, shape (H, W).
+
+    A neuron at (i, j) has :math:`C_{in}\,t(i)\,t(j)` inputs (:func:`snnmath.symbolic.taps_inside`):
+    k² in the interior, :math:`((k+1)/2)^2` at a corner with zero padding, k² everywhere
+    with circular padding.
+    """
+    h, w = integer("height", height), integer("width", width)
+    k = _kernel(kernel)
+    if _padding(padding_mode) == "circular":
+        return np.full((h, w), float(k * k))
+    rows = np.asarray(_taps_inside()(np.arange(h), h, k), dtype=np.float64)
+    cols = np.asarray(_taps_inside()(np.arange(w), w, k), dtype=np.float64)
+    return np.outer(rows, cols)
+
+
+def conv_variance_map(
+    previous: ArrayLike, theta: float, gain: float, kernel: int = 3, padding_mode: str = "zeros",
+    rescale_border: bool = False,
+) -> Array:
+    r"""One layer of the per-position map :func:`snnmath.symbolic.conv_variance_map`:
+    :math:`V_l(i,j) = \tfrac{c}{k^2}\sum_{\text{taps}} Q\big(\theta/\sqrt{V_{l-1}(i+a,j+b)}\big)`.
+
+    The sum is a 2-D convolution of the spike-probability field with a k × k kernel of ones,
+    over zero padding (taps outside the image add nothing) or circular padding.
+    ``rescale_border`` multiplies by :math:`k^2/(t(i)t(j))` (:func:`snnmath.symbolic.border_rescaled_map`).
+    ``previous`` is an (H, W) array, or a stack (..., H, W) of independent maps.
+    """
+    var = real_array("previous", previous, low=0.0)
+    if var.ndim < 2:
+        raise ValueError(f"previous must be an (H, W) map or a stack of them, got shape {var.shape}")
+    k, mode = _kernel(kernel), _padding(padding_mode)
+    c = real_scalar("gain", gain, low=0.0, low_open=True)
+    if not isinstance(rescale_border, bool):
+        raise ValueError(f"rescale_border must be True or False, got {rescale_border!r}")
+    r = k // 2
+    if mode == "circular" and r > min(var.shape[-2:]):
+        raise ValueError(f"kernel must be at most 2·min(H, W) + 1 for circular padding, got {kernel!r}")
+    per_tap = float(_conv_tap_weight()(c, k)) * spike_probability(real_scalar("theta", theta, low=0.0), var)
+    pad = [(0, 0)] * (var.ndim - 2) + [(r, r), (r, r)]
+    padded = np.pad(per_tap, pad, mode="wrap" if mode == "circular" else "constant")
+    summed = np.lib.stride_tricks.sliding_window_view(padded, (k, k), axis=(-2, -1)).sum(axis=(-2, -1))
+    if rescale_border:
+        summed = summed * (k * k / tap_counts(var.shape[-2], var.shape[-1], k, mode))
+    return np.asarray(summed, dtype=np.float64)
+
+
+def conv_variance_maps(
+    theta: float, gain: float, depth: int, height: int, width: int, kernel: int = 3,
+    padding_mode: str = "zeros", rescale_border: bool = False, input_variance: float = 1.0,
+) -> Array:
+    r"""Per-position variance maps of layers 0..depth-1 of a convolutional stack at t = 0,
+    shape (depth, H, W): layer 0 holds the input variance :math:`V_0` everywhere, and each
+    further layer is :func:`conv_variance_map` of the one before (the :math:`C_{in}\to\infty` mean field).
+    Rates follow as :func:`spike_probability` of the maps."""
+    layers = integer("depth", depth, low=1)
+    v0 = real_scalar("input_variance", input_variance, low=0.0)
+    out = np.empty((layers, integer("height", height), integer("width", width)))
+    out[0] = v0
+    for layer in range(1, layers):
+        out[layer] = conv_variance_map(out[layer - 1], theta, gain, kernel, padding_mode, rescale_border)
+    return out
+
+
+# --- gradients at the first time step ---------------------------------------------------
+def _surrogate(name: str) -> str:
+    if name not in sym.SURROGATE_NAMES:
+        raise ValueError(f"surrogate must be one of {sym.SURROGATE_NAMES}, got {name!r}")
+    return name
+
+
+@cache
+def _surrogate_square_integrand(name: str) -> Callable[..., float]:
+    r"""Scalar code of the integrand of :func:`snnmath.symbolic.surrogate_square_moment` in the
+    standardised variable :math:`\xi = u/\sqrt V` (so that any V > 0, however small, has the same
+    Gaussian scale), over (ξ, θ, α, V): :math:`\sigma'(\sqrt V\xi - \theta)^2\varphi(\xi)`."""
+    xi = sp.Symbol("xi", real=True)
+    integrand = sym.surrogate_square_moment(name).function
+    standardised = sp.simplify(integrand.subs(sym.u, sp.sqrt(sym.V) * xi) * sp.sqrt(sym.V))
+    return sp.lambdify((xi, sym.theta, sym.slope, sym.V), standardised, modules="math")
+
+
+@cache
+def _surrogate_square_at_rest(name: str) -> Callable[..., float]:
+    r""":math:`\sigma'(0-\theta)^2` over (θ, α): the moment when u ≡ 0 (V = 0)."""
+    return sp.lambdify((sym.theta, sym.slope), sym.surrogate_derivative(name).subs(sym.u, 0) ** 2, modules="math")
+
+
+def _square_moment(name: str, theta: float, slope: float, variance: float) -> float:
+    r"""Adaptive quadrature of E[σ'(u − θ)²] in ξ = u/√V, split where the integrand changes scale.
+
+    Breakpoints at the Gaussian's centre and edges ξ = 0, ±8, at the kink u = θ and at
+    u = θ ± 1/α, θ ± 30/α (the surrogate's own width), so that every piece is smooth on one
+    scale; a relative tolerance, with no absolute one, keeps tiny moments accurate. Beyond
+    |ξ| = 40 the density is below 1e-347 and σ'² at most its peak, which no algebraic
+    surrogate's value over |ξ| < 1 undercuts by that much: the integral stops there.
+    """
+    if variance == 0:
+        return float(_surrogate_square_at_rest(name)(theta, slope))
+    sd = math.sqrt(variance)
+    kinks = {(theta + sign * k / slope) / sd for sign in (-1, 1) for k in (0.0, 1.0, 30.0)}
+    points = sorted({-40.0, -8.0, 0.0, 8.0, 40.0} | {kink for kink in kinks if abs(kink) < 40})
+    tolerance = dict(epsabs=0.0, epsrel=1e-12, limit=400)
+    integrand = _surrogate_square_integrand(name)
+    pieces = (scipy.integrate.quad(integrand, lo, hi, args=(theta, slope, variance), **tolerance)[0]
+              for lo, hi in zip(points[:-1], points[1:], strict=True))
+    return float(sum(pieces))
+
+
+def surrogate_square_moment(
+    theta: ArrayLike, slope: ArrayLike, surrogate: str = "arctan", variance: ArrayLike = 1.0
+) -> Array:
+    r""":math:`E[\sigma'(u-\theta)^2]` for :math:`u \sim \mathcal N(0, V)` and the surrogate derivative
+    of :func:`snnmath.symbolic.surrogate_derivative`, by adaptive quadrature of
+    :func:`snnmath.symbolic.surrogate_square_moment` (relative accuracy about 1e-11, also far in the
+    tail). ``variance = 0`` means u ≡ 0, giving :math:`\sigma'(-\theta)^2`. Broadcasts."""
+    name = _surrogate(surrogate)
+    th = _thresholds(theta)
+    alpha = real_array("slope", slope, low=0.0, low_open=True)
+    var = real_array("variance", variance, low=0.0)
+    th, alpha, var = np.broadcast_arrays(th, alpha, var)
+    cases = zip(th.ravel(), alpha.ravel(), var.ravel(), strict=True)
+    moments = [_square_moment(name, float(t), float(a), float(v)) for t, a, v in cases]
+    return np.asarray(moments, dtype=np.float64).reshape(th.shape)
+
+
+def backward_gain(
+    theta: ArrayLike, slope: ArrayLike, surrogate: str = "arctan", gain: ArrayLike | None = None,
+    variance: ArrayLike = 1.0,
+) -> Array:
+    r"""Per-layer backward gain at t = 0, :math:`\chi = c\,E[\sigma'(u-\theta)^2]` with
+    :math:`u \sim \mathcal N(0, V)`: the factor by which the mean square gradient
+    :math:`E[\delta_l^2]` grows from layer l to layer l − 1 (:func:`snnmath.symbolic.backward_gain`).
+
+    ``gain`` is :math:`c = n\,\mathrm{Var}[w]`; by default the proposed scale for target variance
+    ``variance``, :math:`c = V/Q(\theta/\sqrt V)`, so that
+    :math:`\chi = V\,E[\sigma'^2]/Q(\theta/\sqrt V)` (:func:`snnmath.symbolic.backward_gain_at_scale`).
+    """
+    var = real_array("variance", variance, low=0.0)
+    if gain is None:
+        c = weight_variance(1, theta, real_array("variance", variance, low=0.0, low_open=True))
+    else:
+        c = real_array("gain", gain, low=0.0, low_open=True)
+    with np.errstate(over="ignore"):
+        return _float_result(c * surrogate_square_moment(theta, slope, surrogate, var), "backward_gain")
+
+
+def backward_profile(
+    theta: float, slope: float, surrogate: str, depth: int, gain: float | None = None, input_variance: float = 1.0
+) -> Array:
+    r"""Mean-field mean square gradient :math:`E[\delta_l^2]` of layers 0..depth−1 at t = 0 (scalar inputs).
+
+    The forward pass follows :func:`iterate_map` from ``input_variance``; the top layer receives a
+    unit-variance gradient at its spikes, so :math:`E[\delta_{L-1}^2] = E[\sigma'(u_{L-1}-\theta)^2]`,
+    and each layer below multiplies by its :func:`backward_gain` at its own forward variance,
+    :math:`E[\delta_l^2] = c\,E[\sigma'(u_l-\theta)^2]\,E[\delta_{l+1}^2]`. ``gain`` defaults to the
+    proposed scale at unit target variance, :math:`c = 1/Q(\theta)`.
+    """
+    layers = integer("depth", depth, low=1)
+    th = real_scalar("theta", theta, low=0.0)
+    c = _default_gain(th, gain)
+    variances = iterate_map(th, c, input_variance, layers - 1)
+    moments = surrogate_square_moment(th, slope, surrogate, variances)
+    factors = np.append(c * moments[:-1], moments[-1])  # layer l's factor; the top one has no weight
+    return np.cumprod(factors[::-1])[::-1]
+
+
+def slopes_for_gain(
+    theta: float, surrogate: str = "arctan", target: float = 1.0, gain: float | None = None,
+    variance: float = 1.0, slopes: tuple[float, float] = (1e-3, 1e4),
+) -> tuple[float, ...]:
+    r"""Every slope α in ``slopes`` = (low, high) at which the backward gain equals ``target``
+    (default one: gradients neither grow nor shrink over depth); scalar inputs.
+
+    Sign changes of :math:`\log\chi(\alpha) - \log(\mathrm{target})` on a grid of 20 points per
+    decade, each refined by Brent's method; two roots closer than the grid spacing (a tangency)
+    are not resolved. ``gain`` and ``variance`` as in :func:`backward_gain`.
+    """
+    th = real_scalar("theta", theta, low=0.0)
+    log_target = np.log(real_scalar("target", target, low=0.0, low_open=True))
+    low, high = (real_scalar("slopes", bound, low=0.0, low_open=True) for bound in slopes)
+    if high <= low:
+        raise ValueError(f"slopes must be (low, high) with 0 < low < high, got {slopes!r}")
+    grid = np.geomspace(low, high, int(np.ceil(20 * np.log10(high / low))) + 1)
+
+    def excess(alpha: ArrayLike) -> Array:
+        return np.log(backward_gain(th, alpha, surrogate, gain, variance)) - log_target
+
+    signs = np.sign(excess(grid))
+    roots = [float(alpha) for alpha, sign in zip(grid, signs, strict=True) if sign == 0]
+    roots += [brentq(lambda a: float(excess(a)), grid[i], grid[i + 1], xtol=1e-14, rtol=1e-12)
+              for i in np.nonzero(signs[:-1] * signs[1:] < 0)[0]]
+    return tuple(sorted(roots))
+
+
+# --- the pixel-driven first layer --------------------------------------------------------
+_IMAGE_BLOCK = 4096
+"""Images per block when counting levels (bounds the memory of per-image histograms)."""
+
+
+@cache
+def _first_spike_intensity() -> Callable[..., Any]:
+    return _compile(sym.first_spike_intensity(), sym.beta, sym.theta, sym.step)
+
+
+@cache
+def _first_layer_weight_variance() -> Callable[..., Any]:
+    return _compile(sym.first_layer_weight_variance(), sym.V, sym.n, sym.mean_input_rate)
+
+
+@cache
+def _scale_mixture_kurtosis() -> Callable[..., Any]:
+    return _compile(sym.scale_mixture_kurtosis(), *sym.COUNT_MOMENTS)
+
+
+def first_spike_intensity(beta: ArrayLike, theta: ArrayLike, step: ArrayLike) -> Array:
+    r"""Smallest intensity that makes an input neuron spike by step t,
+    :math:`x^*(t) = \theta(1-\beta)/(1-\beta^{t+1})` (θ/(t+1) at β = 1): it first spikes at the
+    first t with :math:`x > x^*(t)` (:func:`snnmath.symbolic.first_spike_intensity`). Broadcasts."""
+    b = real_array("beta", beta, low=0.0, high=1.0)
+    th = _thresholds(theta)
+    t = real_array("step", step, low=0.0)
+    if np.any(t != np.round(t)):
+        raise ValueError(f"step must be an integer >= 0, got {step!r}")
+    with np.errstate(divide="ignore", invalid="ignore"):  # the β ≠ 1 branch is evaluated at β = 1 too
+        value = _first_spike_intensity()(b, th, t)
+    return np.broadcast_to(np.asarray(value, dtype=np.float64), np.broadcast(b, th, t).shape).copy()
+
+
+def input_spike_trains(intensities: ArrayLike, beta: float, theta: float, steps: int) -> NDArray[np.bool_]:
+    r"""Spike trains ``(T, *intensities.shape)`` of input neurons with constant currents x in [0, 1].
+
+    :math:`u[t] = \beta u[t-1] + x - \theta s[t-1]`, :math:`s[t] = H(u[t]-\theta)`, u[-1] = s[-1] = 0,
+    run in float32 with the operations of :func:`snnmath.simulate._lif_` in their order (x rounded
+    to float32 first), so the trains agree bit for bit with the simulator's. That matters at β = 1,
+    where u is a multiple of a pixel level and can land exactly on θ: in exact arithmetic such a
+    neuron does not spike, in float32 it may.
+    """
+    x = real_array("intensities", intensities, low=0.0, high=1.0).astype(np.float32)
+    b = np.float32(real_scalar("beta", beta, low=0.0, high=1.0))
+    th = np.float32(real_scalar("theta", theta, low=0.0))
+    t_steps = integer("steps", steps, low=1)
+    potential = x.copy()
+    spikes = np.empty((t_steps, *x.shape), dtype=np.bool_)
+    spikes[0] = potential > th
+    for t in range(1, t_steps):
+        potential = (x + potential * b) - th * spikes[t - 1].astype(np.float32)
+        spikes[t] = potential > th
+    return spikes
+
+
+def _levels(images: ArrayLike, max_value: int) -> tuple[NDArray[np.float32], NDArray[Any]]:
+    """``(intensities, codes)``: the distinct intensities (float32) and, per image
+    ``(N, pixels)``, the index of each pixel's intensity. Integer images are levels 0..max_value
+    (intensity level/max_value in float32, as :meth:`snnmath.data.Dataset.tensors` computes it);
+    real images are intensities in [0, 1]."""
+    arr = np.asarray(images)
+    if arr.ndim < 2 or arr.shape[0] < 1 or arr[0].size < 1:
+        raise ValueError(f"images must be an array (N, ...) of N >= 1 non-empty images, got shape {arr.shape}")
+    flat = arr.reshape(arr.shape[0], -1)
+    if np.issubdtype(arr.dtype, np.integer):
+        top = integer("max_value", max_value, low=1)
+        if flat.min() < 0 or flat.max() > top:
+            raise ValueError(f"images must hold integer levels in [0, {top}] (max_value), "
+                             f"got values in [{flat.min()}, {flat.max()}]")
+        return np.arange(top + 1, dtype=np.float32) / np.float32(top), flat
+    if not np.issubdtype(arr.dtype, np.floating):
+        raise ValueError(f"images must be integer levels or real intensities in [0, 1], got dtype {arr.dtype}")
+    values = flat.astype(np.float32)
+    if not np.all(np.isfinite(values)) or values.min() < 0 or values.max() > 1:
+        raise ValueError("images must be real intensities in [0, 1] (finite)")
+    intensities, codes = np.unique(values, return_inverse=True)
+    return intensities, codes.reshape(flat.shape)
+
+
+def _image_histograms(codes: NDArray[Any], size: int) -> Any:
+    """Per-image histograms of ``codes`` over ``0..size-1``, block by block: ``(start, (B, size))``."""
+    for start in range(0, codes.shape[0], _IMAGE_BLOCK):
+        block = codes[start : start + _IMAGE_BLOCK].astype(np.intp)
+        offsets = np.arange(block.shape[0])[:, None] * size
+        counts = np.bincount((block + offsets).ravel(), minlength=block.shape[0] * size)
+        yield start, counts.reshape(block.shape[0], size)
+
+
+def intensity_histogram(images: ArrayLike, max_value: int = 255) -> tuple[Array, Array]:
+    r"""``(intensities, fractions)``: the distinct pixel intensities and the fraction :math:`h_v` of
+    all pixels (every position of every image) at each. ``images`` is ``(N, ...)``: integer levels
+    0..``max_value``, or real intensities in [0, 1]."""
+    intensities, codes = _levels(images, max_value)
+    total = np.zeros(intensities.size)
+    for _, counts in _image_histograms(codes, intensities.size):
+        total += counts.sum(axis=0)
+    return intensities.astype(np.float64), total / codes.size
+
+
+def input_layer_rates(images: ArrayLike, beta: float, theta: float, steps: int, max_value: int = 255) -> Array:
+    r"""Exact data-averaged firing probability of the input layer per step,
+    :math:`p_0[t] = \sum_v h_v\,s_0(x_v, t)` (:func:`snnmath.symbolic.input_layer_rate`): the
+    :func:`intensity_histogram` weighted by each intensity's :func:`input_spike_trains`. Shape (T,)."""
+    intensities, fractions = intensity_histogram(images, max_value)
+    return input_spike_trains(intensities, beta, theta, steps) @ fractions
+
+
+def input_active_counts(
+    images: ArrayLike, beta: float, theta: float, steps: int, max_value: int = 255
+) -> NDArray[np.int64]:
+    r"""Number of spiking input neurons :math:`K[t] = \sum_j s_0(x_j, t)` of every image and step,
+    shape (N, T): each image's intensity histogram times the :func:`input_spike_trains`."""
+    intensities, codes = _levels(images, max_value)
+    trains = input_spike_trains(intensities, beta, theta, steps).T.astype(np.float64)  # (levels, T)
+    out = np.empty((codes.shape[0], trains.shape[1]), dtype=np.int64)
+    for start, counts in _image_histograms(codes, intensities.size):
+        out[start : start + counts.shape[0]] = np.rint(counts @ trains)  # integers, exact in float64
+    return out
+
+
+def current_kurtosis(counts: ArrayLike) -> Array:
+    r"""Kurtosis :math:`3E[K^2]/E[K]^2` of the first-layer current :math:`I_1[t] = W_1 s_0[t]` over images,
+    per step, from the active counts ``(N, T)`` of :func:`input_active_counts`
+    (:func:`snnmath.symbolic.scale_mixture_kurtosis`); 3 is Gaussian. NaN where :math:`E[K] = 0`."""
+    active = real_array("counts", counts, low=0.0)
+    if active.ndim != 2 or active.shape[0] < 1:
+        raise ValueError(f"counts must be an array (N, T) with N >= 1, got shape {active.shape}")
+    mean, second = active.mean(axis=0), np.square(active).mean(axis=0)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(mean > 0, _scale_mixture_kurtosis()(mean, second), np.nan)
+
+
+def first_layer_weight_variance(
+    images: ArrayLike, beta: float, theta: float, steps: int, target_variance: float = 1.0,
+    max_value: int = 255, step: int | None = None,
+) -> float:
+    r"""Data-aware first-layer scale :math:`\mathrm{Var}[w_1] = V/(n\,\bar p_0)`, n the pixels per image
+    (:func:`snnmath.symbolic.first_layer_weight_variance`): the current :math:`W_1 s_0` then has
+    variance V pooled over the T steps. ``step=t`` uses :math:`p_0[t]` instead of the time average,
+    for variance V at that step alone. Compare the paper's :math:`1/(n\,Q(\theta))`
+    (:func:`weight_variance`), which assumes inputs firing at Q(θ).
+    """
+    var = real_scalar("target_variance", target_variance, low=0.0, low_open=True)
+    rates = input_layer_rates(images, beta, theta, steps, max_value)
+    pixels = int(np.asarray(images)[0].size)
+    rate = float(rates.mean() if step is None else rates[integer("step", step, low=0, high=len(rates) - 1)])
+    if rate == 0:
+        when = "in any of the steps" if step is None else f"at step {step}"
+        raise ValueError(f"theta must be low enough for some pixel to drive its input neuron above it; "
+                         f"theta={theta} leaves the input layer silent {when}, and no first-layer scale can help")
+    return float(_first_layer_weight_variance()(var, pixels, rate))
