@@ -19,7 +19,7 @@ from . import stats, symbolic, theory
 from ._checks import integer, real_scalar
 from .conv import ConvRecord
 from .init import gain_normal_, normal_, variance_of
-from .simulate import Record, backward_norms, lif_layer, simulate
+from .simulate import Record, backward_norms, lif_layer, simulate, simulate_independent_spikes
 from .surrogate import Surrogate
 
 
@@ -490,3 +490,67 @@ def _current_squares(spikes: torch.Tensor, width: int, variance: float, generato
         weights = normal_(torch.empty(block.shape[0], width, block.shape[1]), variance, generator)
         out[start : start + 64] = (weights @ block).double().square().sum(dim=1)
     return out.numpy()
+
+
+# --- after the first step: holding the stationary rate over depth -------------------------------
+@dataclass
+class LateRateRun:
+    """Late time-averaged rates of independent deep networks at one weight scale (:func:`late_rate_run`)."""
+
+    label: str
+    beta: float
+    theta: float
+    gain: float
+    target: float
+    input_std: float
+    rates: np.ndarray
+    """Shape ``(depth, networks)``: each network's rate of each layer over the second half of the steps."""
+
+
+def late_rate_run(
+    beta: float, theta: float, gain: float, *, width: int, depth: int, steps: int = 100, networks: int = 32,
+    seed: int = 0, label: str = "", independent_spikes: bool = False,
+) -> LateRateRun:
+    r"""``networks`` independent networks (one sample each) with :math:`\mathrm{Var}[w] = c/n`, c = ``gain``,
+    layer 0 driven by fresh :math:`\mathcal N(0, \sigma_0^2)` currents, :math:`\sigma_0` set so that it fires
+    at the target rate :math:`\rho = Q(\theta)` (:func:`snnmath.theory.input_std_for_rate`). With
+    ``independent_spikes`` each layer sees independent spikes at its inputs' own rates
+    (:func:`snnmath.simulate.simulate_independent_spikes`), the quenched mean field's assumption.
+    """
+    target = float(theory.spike_probability(theta))
+    input_std = theory.input_std_for_rate(target, beta, theta)
+    c = real_scalar("gain", gain, low=0.0, low_open=True)
+    replicas = integer("networks", networks, low=1)
+    options: dict[str, Any] = dict(
+        steps=steps, batch=1, beta=beta, theta=theta, init=lambda w, g=None: gain_normal_(w, c, g),
+        input_variance=input_std**2, networks=replicas, generator=torch.Generator().manual_seed(seed))
+    record = (simulate_independent_spikes(depth, width, **options) if independent_spikes
+              else simulate(depth, width, fresh_inputs=True, **options))
+    rates = record.active[:, steps // 2 :].double().mean(dim=1).numpy() / width
+    return LateRateRun(label, beta, theta, c, target, input_std, rates)
+
+
+def late_rate_check(
+    runs: Sequence[LateRateRun], factor: float = 1.5, layer: int = -1, alpha: float = stats.ALPHA
+) -> Check:
+    r"""Claim, per run: the median network's late rate of ``layer`` lies within a factor ``factor`` of
+    the target, in :math:`[\rho/f, f\rho]`.
+
+    Networks are independent, so their late rates are i.i.d. however correlated the spikes inside one
+    network are; :func:`snnmath.stats.median_interval` bounds the median without any assumption on
+    their law (Bonferroni over runs). A row fails, rejecting the claim, when that interval lies
+    outside :math:`[\rho/f, f\rho]`: a true claim is rejected with probability at most ``alpha``.
+    ``confirmed`` marks rows whose interval lies inside: the claim then holds but for probability ``alpha``.
+    """
+    f = real_scalar("factor", factor, low=1.0)
+    rows = []
+    for run in runs:
+        rates = run.rates[layer]
+        low, high = stats.median_interval(rates, alpha, len(runs))
+        lo_claim, hi_claim = run.target / f, run.target * f
+        rows.append(dict(label=run.label, beta=run.beta, theta=run.theta, gain=run.gain, target=run.target,
+                         median=float(np.median(rates)), low=float(low), high=float(high),
+                         silent=float(np.mean(rates == 0)), claim_low=lo_claim, claim_high=hi_claim,
+                         confirmed=bool(lo_claim <= low and high <= hi_claim),
+                         ok=bool(high >= lo_claim and low <= hi_claim)))
+    return Check(f"median late rate within a factor {f:g} of the target", all(r["ok"] for r in rows), rows)

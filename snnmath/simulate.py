@@ -301,12 +301,13 @@ def backward_norms(
     fill = for_threshold(init, th, b) if isinstance(init, str) else init
     samples = integer("batch", batch, low=1)
     replicas = integer("networks", networks, low=1)
+    v0 = real_scalar("input_variance", input_variance, low=0.0)
     if len(surrogates) == 0 or not all(isinstance(s, Surrogate) for s in surrogates):
         raise ValueError(f"surrogates must be a non-empty sequence of snnmath.surrogate.Surrogate, got {surrogates!r}")
     out = torch.empty(len(surrogates), replicas, layers, dtype=torch.float64)
     for network in range(replicas):
         weights = [fill(torch.empty(n, n), generator).to(dtype) for _ in range(layers - 1)]
-        inputs = gaussian_currents(1, samples, n, input_variance, generator=generator, dtype=dtype)
+        inputs = gaussian_currents(1, samples, n, v0, generator=generator, dtype=dtype)
         top = torch.randn(1, samples, n, generator=generator, dtype=dtype)
         for index, surrogate in enumerate(surrogates):
             out[index, network] = _mean_square_gradients(inputs, weights, top, b, th, surrogate)
@@ -326,3 +327,45 @@ def _mean_square_gradients(
         spikes = lif_spikes(currents[-1], beta, theta, surrogate)
     gradients = torch.autograd.grad((spikes * top).sum(), currents)
     return torch.stack([g.square().mean(dtype=torch.float64) for g in gradients])
+
+
+# --- the quenched mean field's assumption: presynaptic spikes independent in time ---------
+@torch.no_grad()
+def simulate_independent_spikes(
+    depth: int,
+    width: int,
+    *,
+    steps: int,
+    batch: int = 1,
+    beta: float = 0.5,
+    theta: float = 1.0,
+    init: str | Initialiser = "snn",
+    input_variance: float = 1.0,
+    networks: int = 1,
+    generator: torch.Generator | None = None,
+) -> Record:
+    r"""Like :func:`simulate` with fresh Gaussian inputs, except that every layer l ≥ 1 receives, in
+    place of layer l−1's spikes, independent draws :math:`\tilde s_j[t] \sim \mathrm{Bernoulli}(\hat r_j)`
+    at each presynaptic neuron's own rate :math:`\hat r_j` over the second half of the steps (per
+    sample). Time-averaged rates, hence each neuron's quenched input mean, are kept; correlations in
+    time and between neurons are removed, as :func:`snnmath.theory.quenched_rate_map` assumes.
+    """
+    layers = integer("depth", depth, low=1)
+    n = integer("width", width, low=1)
+    t_steps = integer("steps", steps, low=2)
+    replicas = integer("networks", networks, low=1)
+    b = real_scalar("beta", beta, low=0.0, high=1.0)
+    th = real_scalar("theta", theta, low=0.0)
+    fill = for_threshold(init, th, b) if isinstance(init, str) else init
+    n_batch = integer("batch", batch, low=1) * replicas
+    currents = gaussian_currents(t_steps, n_batch, n, input_variance, True, generator)
+    stats = _Statistics(layers, t_steps, n_batch, currents.device)
+    potentials, spikes = lif_layer(currents, b, th)
+    stats.add(0, potentials, spikes)
+    for layer in range(1, layers):
+        rates = spikes[t_steps // 2 :].mean(dim=0)
+        independent = (torch.rand(spikes.shape, generator=generator) < rates).to(spikes.dtype)
+        _synaptic_currents(independent, fill, generator, replicas, out=potentials)
+        potentials, spikes = lif_layer(potentials, b, th)
+        stats.add(layer, potentials, spikes)
+    return stats.to_record({}, {})

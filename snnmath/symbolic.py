@@ -462,13 +462,15 @@ def backward_variance_from_moments() -> tuple[sp.Expr, sp.Expr]:
     At T = 1, :math:`\delta_l = \partial L/\partial u_l` obeys
     :math:`\delta_{l-1,j} = \sigma'(u_{l-1,j}-\theta)\sum_{i=1}^{n} w_{ij}\,\delta_{l,i}`
     (n neurons in layer l; square layers). Assumptions, each explicit: the weights are i.i.d.
-    (mean :math:`E[w]`, variance :math:`\sigma_w^2`) and, the mean-field *gradient independence
-    assumption*, independent of the gradients :math:`\delta_l` they multiply in the backward pass
-    (exact only as n → ∞: :math:`\delta_l` depends on :math:`W_l` through :math:`u_l`); and
-    :math:`\sigma'(u_{l-1}-\theta)` is independent of :math:`W_l^\top\delta_l` (u_{l-1} does not
-    involve W_l). Then :math:`E[(\sum_i w_{ij}\delta_{l,i})^2] = n E[w^2] E[\delta_l^2] +
-    n(n-1)E[w]^2 E[\delta_{l,i}\delta_{l,k}]`. Returns ``(general, zero_mean_weights)``; the second
-    is :math:`E[\sigma'^2]\,n\,\sigma_w^2\,E[\delta_l^2]` whatever the gradients' correlations.
+    (mean :math:`E[w]`, variance :math:`\sigma_w^2`); and, the mean-field *gradient independence
+    assumption*, the weights met in the backward pass are independent of the gradients
+    :math:`\delta_l` they multiply, and :math:`\sigma'(u_{l-1,j}-\theta)^2` is uncorrelated with
+    :math:`(W_l^\top\delta_l)_j^2`. Neither is exact at finite width (:math:`\delta_l` depends on
+    :math:`W_l` and on the spikes :math:`s_{l-1}` through :math:`u_l`); both hold as n → ∞, where
+    the mean square of :math:`\delta_l` concentrates. Then
+    :math:`E[(\sum_i w_{ij}\delta_{l,i})^2] = n E[w^2] E[\delta_l^2] + n(n-1)E[w]^2 E[\delta_{l,i}\delta_{l,k}]`.
+    Returns ``(general, zero_mean_weights)``; the second is
+    :math:`E[\sigma'^2]\,n\,\sigma_w^2\,E[\delta_l^2]` whatever the gradients' correlations.
     """
     mean_w, (second_d, cross_d) = MOMENTS[0], GRADIENT_MOMENTS
     second_w = var_w + mean_w**2
@@ -479,8 +481,8 @@ def backward_variance_from_moments() -> tuple[sp.Expr, sp.Expr]:
 
 def surrogate_square_moment(name: str) -> sp.Integral:
     r""":math:`E[\sigma'(u-\theta)^2] = \int \sigma'(u-\theta)^2\,\varphi_V(u)\,du` for
-    :math:`u \sim \mathcal N(0, V)`, as an unevaluated integral (no elementary closed form for θ > 0;
-    :mod:`snnmath.theory` evaluates it by quadrature)."""
+    :math:`u \sim \mathcal N(0, V)`, as an unevaluated integral (sympy finds no closed form for
+    θ > 0; :mod:`snnmath.theory` evaluates it by quadrature)."""
     return sp.Integral(surrogate_derivative(name) ** 2 * gaussian_density(), (u, -sp.oo, sp.oo))
 
 

@@ -461,6 +461,27 @@ def _quenched_eigenvalues(q1: float, q2: float, gain: float, beta: float, theta:
     return np.asarray(np.linalg.eigvals(jacobian), dtype=np.complex128)
 
 
+def input_std_for_rate(rate: float, beta: float, theta: float) -> float:
+    r"""Standard deviation :math:`\sigma_0` of fresh i.i.d. :math:`\mathcal N(0, \sigma_0^2)` input
+    currents at which a leaky, resetting neuron fires at ``rate``: the root of
+    :math:`r_\infty(0, \sigma_0; \beta, \theta) = \text{rate}` (:func:`stationary_rate`, increasing
+    in :math:`\sigma_0`), found on :math:`[10^{-3}\theta, 10^{3}\theta]` by Brent's method in
+    :math:`\log\sigma_0`. The rate tends to 0 as :math:`\sigma_0 \to 0` and to 1/2 as
+    :math:`\sigma_0 \to \infty` (for β < 1; a perfect integrator with zero-mean input never fires).
+    """
+    b = real_scalar("beta", beta, low=0.0, high=1.0)
+    if b == 1:
+        raise ValueError("beta must lie in [0, 1): a perfect integrator driven by zero-mean input never fires")
+    th = real_scalar("theta", theta, low=0.0, low_open=True)
+    target = real_scalar("rate", rate, low=0.0, high=1.0, low_open=True)
+    lo, hi = (float(stationary_rate(0.0, th * scale, b, th)) for scale in (1e-3, 1e3))
+    if not lo < target < hi:
+        raise ValueError(f"rate must lie in ({lo}, {hi}) for beta={b}, theta={th}, got {rate!r}")
+    log_std = brentq(lambda x: float(stationary_rate(0.0, np.exp(x), b, th)) - target,
+                     np.log(th * 1e-3), np.log(th * 1e3), xtol=1e-12)
+    return float(np.exp(log_std))
+
+
 # --- convolutions: the per-position map and the border --------------------------------
 PADDINGS = ("zeros", "circular")
 """Padding modes of :func:`conv_variance_maps` (as in ``torch.nn.Conv2d``'s ``padding_mode``)."""
@@ -651,7 +672,7 @@ def backward_profile(
     layers = integer("depth", depth, low=1)
     th = real_scalar("theta", theta, low=0.0)
     c = _default_gain(th, gain)
-    variances = iterate_map(th, c, input_variance, layers - 1)
+    variances = iterate_map(th, c, real_scalar("input_variance", input_variance, low=0.0), layers - 1)
     moments = surrogate_square_moment(th, slope, surrogate, variances)
     factors = np.append(c * moments[:-1], moments[-1])  # layer l's factor; the top one has no weight
     return np.cumprod(factors[::-1])[::-1]
