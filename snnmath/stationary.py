@@ -61,7 +61,9 @@ stationary density solves :math:`f(u) = \int f(v)\,\varphi_\sigma(u - m(v))\,dv`
   accurate in relative terms even for tiny rates.
 * **Speed.** Parameter pairs are grouped by their number of nodes; each group's matrices are
   built with numpy broadcasting and solved with numpy's batched LAPACK ``np.linalg.solve``,
-  in 8 MB chunks, single-threaded (on a shared 2-core machine this beat 2 torch threads).
+  in 8 MB chunks, single-threaded (on a shared 2-core machine this beat 2 torch threads; OpenBLAS's
+  own threads, left at 2, made the small solves up to 25× slower on a loaded machine, so the
+  solve runs under a ``threadpoolctl`` limit of one thread).
   Not ``torch.linalg.solve``: in torch 2.13.0+cpu its batched float64 solve with 2 threads
   and n ≳ 128 returned wrong solutions (errors up to 2e-4 at condition number ~200), or
   raised MKL ``DLASWP`` errors and stalled for minutes. Groups with more than
@@ -114,6 +116,7 @@ import scipy.sparse.linalg
 import scipy.special
 import torch
 from numpy.typing import ArrayLike, NDArray
+from threadpoolctl import ThreadpoolController  # type: ignore[import-untyped]
 
 from ._checks import integer, real_array, real_scalar
 
@@ -135,6 +138,7 @@ DETERMINISTIC_STEPS = 1 << 20
 """Most steps iterated for σ = 0 before giving up on finding the period."""
 
 _GL_X, _GL_W = np.polynomial.legendre.leggauss(PANEL)
+_BLAS = ThreadpoolController()  # numpy's OpenBLAS, found once (a scan per call costs ~10 ms)
 
 
 def _q(x: Array) -> Array:
@@ -295,8 +299,9 @@ def _dense_group(
         np.negative(p, out=p)
         p[:, np.arange(n), np.arange(n)] += 1.0
         p[:, 0, :] = 1.0
-        # numpy's LAPACK, not torch.linalg.solve: see "Speed" in the module docstring
-        g = np.linalg.solve(p, e0)[..., 0]
+        # numpy's LAPACK, not torch.linalg.solve, on one BLAS thread: see "Speed" in the module docstring
+        with _BLAS.limit(limits=1, user_api="blas"):
+            g = np.linalg.solve(p, e0)[..., 0]
         tail = _q((th[s][:, None] - m_np) / sd[s][:, None])
         out[s] = np.einsum("ij,ij->i", g, tail)
     return out

@@ -461,6 +461,26 @@ def _quenched_eigenvalues(q1: float, q2: float, gain: float, beta: float, theta:
     return np.asarray(np.linalg.eigvals(jacobian), dtype=np.complex128)
 
 
+def quenched_fold(beta: float, theta: float, rate_low: float, rate_high: float) -> QuenchedFixedPoint:
+    r"""Saddle-node of the quenched mean field: the least gain :math:`c_\ast = \min_\rho c(\rho)` at which
+    it has a non-zero fixed point, :math:`c(\rho)` being :func:`multistep_gain` at target rate ρ.
+
+    Below :math:`c_\ast` every layer's rate decays to silence; above it a stable fixed point (the
+    branch where :math:`c'(\rho) > 0`) and an unstable one coexist, and at :math:`c_\ast` they merge
+    with an eigenvalue 1. Found by bounded Brent minimisation over ρ in ``[rate_low, rate_high]``,
+    which must bracket the minimum (a ``ValueError`` says so when it lands on an end).
+    """
+    from scipy.optimize import minimize_scalar
+
+    lo = real_scalar("rate_low", rate_low, low=0.0, high=1.0, low_open=True)
+    hi = real_scalar("rate_high", rate_high, low=lo, high=1.0, low_open=True)
+    fit = minimize_scalar(lambda rho: multistep_gain(beta, theta, rho).gain, bounds=(lo, hi), method="bounded",
+                          options=dict(xatol=1e-4 * hi))
+    if min(fit.x - lo, hi - fit.x) < 1e-3 * (hi - lo):
+        raise ValueError(f"rate_low and rate_high must bracket the fold; the least gain on [{lo}, {hi}] is at {fit.x}")
+    return multistep_gain(beta, theta, float(fit.x))
+
+
 def input_std_for_rate(rate: float, beta: float, theta: float) -> float:
     r"""Standard deviation :math:`\sigma_0` of fresh i.i.d. :math:`\mathcal N(0, \sigma_0^2)` input
     currents at which a leaky, resetting neuron fires at ``rate``: the root of
