@@ -114,7 +114,8 @@ MIRRORS: dict[str, tuple[str | Archive, ...]] = {
     ),
     "fashion-mnist": ("http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/",),
 }
-"""Download sources, tried in order: URL prefixes that serve ``<file>.gz``, or an :class:`Archive`."""
+"""The download sources of each data set, tried in order
+(URL prefixes that serve ``<file>.gz``, or an :class:`Archive`)."""
 
 _IDX_TYPES = {0x08: ">u1", 0x09: ">i1", 0x0B: ">i2", 0x0C: ">i4", 0x0D: ">f4", 0x0E: ">f8"}
 

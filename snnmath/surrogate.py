@@ -21,7 +21,7 @@ from . import symbolic as sym
 from ._checks import real_scalar
 
 DEFAULT_SLOPES = {"arctan": 2.0, "fast_sigmoid": 25.0}
-"""snnTorch's defaults: ``atan(alpha=2.0)`` and ``fast_sigmoid(slope=25)``."""
+"""The default slope of each surrogate, as in snnTorch (``atan(alpha=2.0)``, ``fast_sigmoid(slope=25)``)."""
 
 
 @cache

@@ -323,6 +323,7 @@ def circulating_scales() -> dict[str, sp.Expr]:
 slope = sp.Symbol(r"\alpha", positive=True)
 """Slope parameter of a surrogate derivative (snnTorch's ``alpha`` or ``slope``)."""
 SURROGATE_NAMES = ("arctan", "fast_sigmoid")
+"""The surrogate derivatives that :func:`surrogate_derivative` knows."""
 
 
 def surrogate_derivative(name: str) -> sp.Expr:

@@ -484,7 +484,7 @@ def quenched_fold(beta: float, theta: float, rate_low: float, rate_high: float) 
 def input_std_for_rate(rate: float, beta: float, theta: float) -> float:
     r"""Standard deviation :math:`\sigma_0` of fresh i.i.d. :math:`\mathcal N(0, \sigma_0^2)` input
     currents at which a leaky, resetting neuron fires at ``rate``: the root of
-    :math:`r_\infty(0, \sigma_0; \beta, \theta) = \text{rate}` (:func:`stationary_rate`, increasing
+    :math:`r_\infty(0, \sigma_0; \beta, \theta) = \text{rate}` (:func:`~snnmath.stationary.stationary_rate`, increasing
     in :math:`\sigma_0`), found on :math:`[10^{-3}\theta, 10^{3}\theta]` by Brent's method in
     :math:`\log\sigma_0`. The rate tends to 0 as :math:`\sigma_0 \to 0` and to 1/2 as
     :math:`\sigma_0 \to \infty` (for β < 1; a perfect integrator with zero-mean input never fires).

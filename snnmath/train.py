@@ -45,8 +45,11 @@ from .init import NAMES, apply_
 from .surrogate import DEFAULT_SLOPES, Surrogate, lif_spikes
 
 ARCHITECTURES = ("mlp", "conv")
+"""The network shapes :func:`build_model` knows (see :attr:`Config.architecture`)."""
 SCHEDULES = ("cosine", "constant")
+"""The learning-rate schedules, stepped once per epoch."""
 DATASETS = ("mnist", "fashion-mnist", "digits")
+"""The data sets a run can use (``"digits"``: scikit-learn's 8×8 digits)."""
 
 
 @dataclass(frozen=True)
@@ -58,9 +61,9 @@ class Config:
     data_root: str | None = None
     """Directory of the IDX files; None uses :func:`snnmath.data.default_root`."""
     train_size: int | None = None
-    """Training images used (a seeded, class-stratified subset); None: all."""
+    """How many training images are used, a seeded class-stratified subset (None for all of them)."""
     test_size: int | None = None
-    """Test images used (the first ones of the test set); None: all."""
+    """How many test images are used, the first ones of the test set (None for all of them)."""
     architecture: str = "mlp"
     """``"mlp"``: input LIF → ``depth`` weight layers (``depth − 1`` hidden of ``width``) → classes.
     ``"conv"``: input LIF → conv 3×3 (``channels``) → pool → conv 3×3 (2·``channels``) → pool → linear."""
@@ -74,7 +77,7 @@ class Config:
     """An initialiser of :data:`snnmath.init.NAMES`, applied at this ``theta`` (and ``beta``)."""
     surrogate: str = "arctan"
     slope: float | None = None
-    """Surrogate slope; None: snnTorch's default (2 for arctan, 25 for fast sigmoid)."""
+    """The surrogate's slope, or None for snnTorch's default (2 for arctan, 25 for fast sigmoid)."""
     epochs: int = 10
     batch_size: int = 64
     lr: float = 1e-3
