@@ -118,19 +118,20 @@ def main() -> None:
     if abs(first_losses["snnmath"] - first_losses["snntorch"]) > 1e-4:
         raise SystemExit(f"first-batch losses differ: {first_losses}")
 
+    images = sum(len(batch) for batch in batches)
     summary = {}
     for name, runs in samples.items():
         clean = [r["seconds"] for r in runs if r["foreign_cpu_share"] is None or r["foreign_cpu_share"] <= CONTENDED]
         times = clean or [r["seconds"] for r in runs]
         summary[name] = {"samples": runs, "clean": len(clean), "median_s": statistics.median(times),
-                         "images_per_s": len(batches) * CONFIG.batch_size / statistics.median(times)}
+                         "images_per_s": images / statistics.median(times)}
     speedup = summary["snntorch"]["median_s"] / summary["snnmath"]["median_s"]
     print(f"snnmath {summary['snnmath']['median_s']:.2f} s, snnTorch {summary['snntorch']['median_s']:.2f} s "
           f"per {'20 batches' if args.quick else 'epoch'}: snnmath is {speedup:.2f}× as fast")
     output = args.output or (None if args.quick else DEFAULT_OUTPUT)
     if output is not None:
         write_result(output, {
-            "config": {**dataclasses.asdict(CONFIG), "batches": len(batches), "images": len(batches) * CONFIG.batch_size},
+            "config": {**dataclasses.asdict(CONFIG), "batches": len(batches), "images": images},
             "runs": summary, "speedup_over_snntorch": speedup, "first_batch_loss": first_losses,
             "environment": environment(load_before, torch=torch.__version__, snntorch=snn.__version__),
         })
