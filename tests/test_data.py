@@ -19,11 +19,19 @@ import torch
 
 from snnmath import data
 
-ROOT = data.default_root()
-MNIST_DIR = ROOT / "mnist" if ROOT is not None else None
+
+def local_mnist() -> Path | None:
+    """Where the loader finds MNIST without downloading ($SNNMATH_DATA, ../shared/data or the cache)."""
+    try:
+        return data.data_folder()
+    except data.DataError:
+        return None
+
+
+MNIST_DIR = local_mnist()
 HAVE_MNIST = MNIST_DIR is not None and all((MNIST_DIR / f"{stem}.gz").is_file() for stem in data.MNIST_SHA256)
 needs_mnist = pytest.mark.skipif(
-    not HAVE_MNIST, reason=f"real MNIST not found in {MNIST_DIR} (set SNNMATH_DATA or provide ../shared/data/mnist)"
+    not HAVE_MNIST, reason="real MNIST not found (run `python -m snnmath.data fetch`)"
 )
 STEMS = list(data.MNIST_SHA256)
 
@@ -37,7 +45,7 @@ def private_cache(tmp_path_factory, monkeypatch):
 @pytest.fixture(scope="module")
 def mnist():
     if not HAVE_MNIST:
-        pytest.skip(f"real MNIST not found in {MNIST_DIR}")
+        pytest.skip("real MNIST not found (run `python -m snnmath.data fetch`)")
     return data.load_mnist(MNIST_DIR)
 
 

@@ -13,9 +13,19 @@ from snnmath import symbolic as sym
 from snnmath.simulate import lif_layer
 
 SEEDS = range(5)
-ROOT = data.default_root()
-HAVE_MNIST = ROOT is not None and all((ROOT / "mnist" / f"{stem}.gz").is_file() for stem in data.MNIST_SHA256)
-needs_mnist = pytest.mark.skipif(not HAVE_MNIST, reason="real MNIST not found (set SNNMATH_DATA or ../shared/data)")
+
+
+def have_mnist() -> bool:
+    """Whether the loader finds MNIST without downloading ($SNNMATH_DATA, ../shared/data or the cache)."""
+    try:
+        data.data_folder()
+    except data.DataError:
+        return False
+    return True
+
+
+HAVE_MNIST = have_mnist()
+needs_mnist = pytest.mark.skipif(not HAVE_MNIST, reason="real MNIST not found (run `python -m snnmath.data fetch`)")
 
 
 @pytest.fixture(scope="module")

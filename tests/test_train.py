@@ -118,11 +118,12 @@ def test_command_line_bad_input_exits_2(argv: list[str], tmp_path: Path, capsys:
 
 
 def test_split_shapes_from_mnist() -> None:
-    pytest.importorskip("snnmath.data")
     from snnmath import data
 
-    if data.default_root() is None:
-        pytest.skip("no local MNIST (set SNNMATH_DATA)")
+    try:
+        data.data_folder()
+    except data.DataError:
+        pytest.skip("no local MNIST (run `python -m snnmath.data fetch`)")
     train_split, test_split = train.load(Config(train_size=1000, test_size=300))
     assert isinstance(train_split, Split)
     assert train_split.images.shape == (1000, 1, 28, 28) and test_split.images.shape == (300, 1, 28, 28)
