@@ -184,11 +184,6 @@ def slope_at_fixed_point() -> sp.Expr:
     return sp.simplify(at_fixed.subs(theta, x * sp.sqrt(V)))
 
 
-def stability_condition() -> sp.Rel:
-    r"""A non-zero fixed point is attracting iff its slope is below one (the slope is ≥ 0)."""
-    return sp.Lt(slope_at_fixed_point(), 1)
-
-
 def fixed_point_gain_of_ratio() -> sp.Expr:
     r"""The fixed-point gain written through :math:`x=\theta/\sqrt V`: :math:`c = \theta^2/(x^2 Q(x))`."""
     return sp.simplify(fixed_point_gain().subs(V, theta**2 / x**2))

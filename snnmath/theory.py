@@ -18,6 +18,7 @@ import scipy.integrate
 import scipy.special
 import scipy.stats
 import sympy as sp
+import torch
 from numpy.typing import ArrayLike, NDArray
 from scipy.optimize import brentq
 
@@ -764,22 +765,19 @@ def input_spike_trains(intensities: ArrayLike, beta: float, theta: float, steps:
     r"""Spike trains ``(T, *intensities.shape)`` of input neurons with constant currents x in [0, 1].
 
     :math:`u[t] = \beta u[t-1] + x - \theta s[t-1]`, :math:`s[t] = H(u[t]-\theta)`, u[-1] = s[-1] = 0,
-    run in float32 with the operations of :func:`snnmath.simulate._lif_` in their order (x rounded
-    to float32 first), so the trains agree bit for bit with the simulator's. That matters at β = 1,
-    where u is a multiple of a pixel level and can land exactly on θ: in exact arithmetic such a
-    neuron does not spike, in float32 it may.
+    run by the simulator's own recurrence (:func:`snnmath.simulate.lif_layer`, float32), so the
+    trains agree bit for bit with the simulator's. That matters at β = 1, where u is a multiple of
+    a pixel level and can land exactly on θ: in exact arithmetic such a neuron does not spike, in
+    float32 it may.
     """
+    from .simulate import lif_layer  # here, not at the top: simulate imports init, which imports this module
+
     x = real_array("intensities", intensities, low=0.0, high=1.0).astype(np.float32)
-    b = np.float32(real_scalar("beta", beta, low=0.0, high=1.0))
-    th = np.float32(real_scalar("theta", theta, low=0.0))
+    b = real_scalar("beta", beta, low=0.0, high=1.0)
+    th = real_scalar("theta", theta, low=0.0)
     t_steps = integer("steps", steps, low=1)
-    potential = x.copy()
-    spikes = np.empty((t_steps, *x.shape), dtype=np.bool_)
-    spikes[0] = potential > th
-    for t in range(1, t_steps):
-        potential = (x + potential * b) - th * spikes[t - 1].astype(np.float32)
-        spikes[t] = potential > th
-    return spikes
+    currents = torch.from_numpy(x).expand(t_steps, *x.shape)
+    return lif_layer(currents, b, th)[1].numpy().astype(np.bool_)
 
 
 def _levels(images: ArrayLike, max_value: int) -> tuple[NDArray[np.float32], NDArray[Any]]:
