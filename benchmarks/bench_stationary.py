@@ -1,4 +1,4 @@
-"""Speed and accuracy of ``snnmath.stationary.stationary_rate`` on a 100 x 100 grid of (mean, std).
+"""Speed and accuracy of ``snnmath.theory.stationary_rate`` on a 100 x 100 grid of (mean, std).
 
 For β in {0.5, 0.9} and θ = 1 it times one call over the whole grid (mean in [-1, 2],
 std log-spaced in [0.05, 3]), ``--repeats`` times after a warm-up, and reports the median
@@ -22,8 +22,7 @@ import scipy
 import torch
 from machine import CONTENDED, environment, timed, write_result
 
-from snnmath import stationary
-from snnmath.stationary import stationary_rate
+from snnmath.theory import stationary, stationary_rate
 
 BETAS, THETA = (0.5, 0.9), 1.0
 MEAN_RANGE, STD_RANGE = (-1.0, 2.0), (0.05, 3.0)

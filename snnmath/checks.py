@@ -15,11 +15,11 @@ from typing import Any
 import numpy as np
 import torch
 
-from . import stats, symbolic, theory
-from ._checks import integer, real_scalar
-from .conv import ConvRecord
-from .init import gain_normal_, normal_, variance_of
-from .simulate import Record, backward_norms, lif_layer, simulate, simulate_independent_spikes
+from . import bands, symbolic, theory
+from ._validate import integer, real_scalar
+from .init import gain_normal_, normal_with_variance_, variance_of
+from .lif import lif_layer
+from .simulate import ConvRecord, Record, backward_norms, simulate, simulate_independent_spikes
 from .surrogate import Surrogate
 
 
@@ -41,7 +41,7 @@ def spike_probability_check(
     variances: Sequence[float],
     samples: int = 1_000_000,
     seed: int = 0,
-    alpha: float = stats.ALPHA,
+    alpha: float = bands.ALPHA,
 ) -> Check:
     """E[s²] = P(u > θ) against the fraction of Monte Carlo draws u ~ N(0, V) with u > θ.
 
@@ -53,7 +53,7 @@ def spike_probability_check(
     for theta, variance in cases:
         u = rng.normal(0.0, np.sqrt(variance), samples)
         fired = int(np.count_nonzero(binary_spikes(u, theta) ** 2))
-        lo, hi = stats.clopper_pearson(fired, samples, alpha, len(cases))
+        lo, hi = bands.clopper_pearson(fired, samples, alpha, len(cases))
         predicted = float(theory.spike_probability(theta, variance))
         rows.append(
             dict(theta=theta, variance=variance, predicted=predicted, measured=fired / samples,
@@ -74,7 +74,7 @@ def one_layer_map_check(
     replicates: int = 100,
     outputs: int = 50,
     seed: int = 0,
-    alpha: float = stats.ALPHA,
+    alpha: float = bands.ALPHA,
 ) -> Check:
     """One layer of the variance map against simulation, gain = proposed scale at V = 1.
 
@@ -99,14 +99,14 @@ def one_layer_map_check(
         inputs = torch.randn(replicates, width, 1, generator=generator)
         spikes = (inputs * v_in**0.5 > theta).float()
         weights = torch.empty(replicates, outputs, width)
-        gain_normal_(weights.view(-1, width), gain, generator)  # fan-in = width
+        gain_normal_(weights.view(-1, width), gain, generator=generator)  # fan-in = width
         squares = (weights @ spikes).double().square().sum(dim=(1, 2)).numpy()
         active = spikes.sum(dim=(1, 2)).double().numpy()
         q = float(theory.spike_probability(theta, v_in))
-        lo, hi = stats.clopper_pearson(active.sum(), replicates * width, alpha, tests)
+        lo, hi = bands.clopper_pearson(active.sum(), replicates * width, alpha, tests)
         spiking = active > 0
         chi2 = float((squares[spiking] / (gain / width * active[spiking])).sum())
-        chi_lo, chi_hi = stats.chi2_interval(outputs * int(spiking.sum()), alpha, tests)
+        chi_lo, chi_hi = bands.chi2_interval(outputs * int(spiking.sum()), alpha, tests)
         rows.append(
             dict(theta=theta, width=width, input_variance=v_in,
                  predicted=float(theory.variance_map(v_in, theta, gain)),
@@ -151,7 +151,7 @@ def deep_run(theta: float, width: int, depth: int, batch: int, seed: int) -> Dee
     )
 
 
-def deep_chain_check(runs: Sequence[DeepRun], alpha: float = stats.ALPHA) -> Check:
+def deep_chain_check(runs: Sequence[DeepRun], alpha: float = bands.ALPHA) -> Check:
     """Every sample's active count in every layer lies in the chain's central interval.
 
     Each sample's count sequence is exactly the Markov chain (samples share weights and
@@ -163,7 +163,7 @@ def deep_chain_check(runs: Sequence[DeepRun], alpha: float = stats.ALPHA) -> Che
     for run in runs:
         counts = run.record.active[:, 0, :].numpy()
         for layer, pmf in enumerate(run.chain):
-            lo, hi = stats.central_interval(pmf, alpha / total)
+            lo, hi = bands.central_interval(pmf, alpha / total)
             inside = bool(np.all((counts[layer] >= lo) & (counts[layer] <= hi)))
             rows.append(dict(theta=run.theta, layer=layer, low=lo, high=hi,
                              min=int(counts[layer].min()), max=int(counts[layer].max()), ok=inside))
@@ -176,7 +176,7 @@ def independent_chain_check(
     depth: int,
     networks: int | Sequence[int],
     seed: int = 0,
-    alpha: float = stats.ALPHA,
+    alpha: float = bands.ALPHA,
 ) -> Check:
     """Silence and mean activity per layer against the exact chain, on independent networks.
 
@@ -200,8 +200,8 @@ def independent_chain_check(
             mean = chain @ states
             variance = chain @ states**2 - mean**2
             silent = (active == 0).sum(axis=1)
-            lo, hi = stats.clopper_pearson(silent, replicas, alpha, tests)
-            half = stats.bernstein_half_width(variance, width, replicas, alpha, tests)
+            lo, hi = bands.clopper_pearson(silent, replicas, alpha, tests)
+            half = bands.bernstein_half_width(variance, width, replicas, alpha, tests)
             measured = active.mean(axis=1)
             for layer in range(depth):
                 ok_silent = bool(lo[layer] <= chain[layer, 0] <= hi[layer])
@@ -221,7 +221,7 @@ def mean_square_per_sample(record: Record) -> np.ndarray:
     return torch.stack([record.potentials[layer][0].double().square().mean(dim=-1) for layer in range(depth)]).numpy()
 
 
-def mean_square_check(record: Record, width: int, theta: float, alpha: float = stats.ALPHA) -> Check:
+def mean_square_check(record: Record, width: int, theta: float, alpha: float = bands.ALPHA) -> Check:
     """Every sample's mean square potential at t = 0 lies in the exact finite-width region.
 
     ``record`` must hold the potentials of every layer (``record_layers=range(depth)``) of a
@@ -240,7 +240,7 @@ def mean_square_check(record: Record, width: int, theta: float, alpha: float = s
     return Check("mean square potential within the finite-width band", bool(inside.all()), rows)
 
 
-def silence_depth_check(record: Record, width: int, theta: float, gain: float, alpha: float = stats.ALPHA) -> Check:
+def silence_depth_check(record: Record, width: int, theta: float, gain: float, alpha: float = bands.ALPHA) -> Check:
     """A network without a non-zero fixed point falls silent at t = 0 when the chain says.
 
     With B samples, the chain's survival probability S_l = P(K_l > 0) gives, by a union
@@ -263,7 +263,7 @@ def silence_depth_check(record: Record, width: int, theta: float, gain: float, a
 
 
 # --- convolutions: the per-position map, one layer at a time ---------------------------
-def conv_layer_check(record: ConvRecord, gain: float, alpha: float = stats.ALPHA, border_blind: bool = False) -> Check:
+def conv_layer_check(record: ConvRecord, gain: float, alpha: float = bands.ALPHA, border_blind: bool = False) -> Check:
     r"""The per-position map of a convolutional stack at t = 0, one layer at a time, on independent networks.
 
     ``record`` comes from :func:`snnmath.conv.simulate_conv` with Gaussian weights of gain
@@ -311,9 +311,9 @@ def _conv_probe_row(potentials: np.ndarray, variances: np.ndarray, theta: float,
     """The χ² and Poisson-binomial tests of one layer and probe over the networks (see :func:`conv_layer_check`)."""
     driven = variances > 0
     chi2 = float(np.sum(potentials[driven] ** 2 / variances[driven]))
-    chi_lo, chi_hi = stats.chi2_interval(int(driven.sum()), alpha, tests)
+    chi_lo, chi_hi = bands.chi2_interval(int(driven.sum()), alpha, tests)
     probabilities = theory.spike_probability(theta, variances)
-    low, high = stats.central_interval(stats.poisson_binomial_pmf(probabilities), alpha / tests)
+    low, high = bands.central_interval(bands.poisson_binomial_pmf(probabilities), alpha / tests)
     spikes = int(np.count_nonzero(potentials > theta))
     ok_chi2 = bool(np.all(potentials[~driven] == 0) and chi_lo <= chi2 <= chi_hi)
     return dict(variance_predicted=float(variances.mean()), variance_measured=float(np.mean(potentials**2)),
@@ -325,7 +325,7 @@ def _conv_probe_row(potentials: np.ndarray, variances: np.ndarray, theta: float,
 # --- gradients at the first time step ---------------------------------------------------
 def surrogate_moment_check(
     cases: Sequence[tuple[Surrogate, float, float]], samples: int = 1_000_000, seed: int = 0,
-    alpha: float = stats.ALPHA,
+    alpha: float = bands.ALPHA,
 ) -> Check:
     r""":math:`E[\sigma'(u-\theta)^2]` by quadrature against the Monte Carlo mean over :math:`u \sim \mathcal N(0, V)`.
 
@@ -342,7 +342,7 @@ def surrogate_moment_check(
         predicted = float(theory.surrogate_square_moment(theta, real_scalar("slope", surrogate.slope), surrogate.name,
                                                            variance))
         peak = float(surrogate.derivative(torch.zeros((), dtype=torch.float64))) ** 2
-        half = float(stats.bernstein_half_width(peak * predicted, peak, samples, alpha, len(cases)))
+        half = float(bands.bernstein_half_width(peak * predicted, peak, samples, alpha, len(cases)))
         rows.append(dict(surrogate=surrogate.name, slope=surrogate.slope, theta=theta, variance=variance,
                          predicted=predicted, measured=measured, half_width=half,
                          ok=bool(abs(measured - predicted) <= half)))
@@ -377,7 +377,7 @@ def gradient_run(
     return GradientRun(init, theta, tuple(surrogates), measured, predicted)
 
 
-def backward_gain_check(runs: Sequence[GradientRun], alpha: float = stats.ALPHA) -> Check:
+def backward_gain_check(runs: Sequence[GradientRun], alpha: float = bands.ALPHA) -> Check:
     r"""Per-layer backward gains measured by autograd against the mean field, on independent networks.
 
     Network r gives at every layer l < L − 1 the measured gain
@@ -386,7 +386,7 @@ def backward_gain_check(runs: Sequence[GradientRun], alpha: float = stats.ALPHA)
     and, under the gradient independence assumption, :math:`E[\hat q_{r,l}] = \chi_l\,\hat q_{r,l+1}`,
     so :math:`E[\rho_{r,l}/\chi_l] = 1` with no Jensen bias (unlike the log-norms, whose products
     of random factors drift below the log of the mean). The networks are i.i.d., so two t-tests on
-    their spread (:func:`snnmath.stats.t_band`): per layer, the mean over networks; and pooled, each
+    their spread (:func:`snnmath.bands.t_band`): per layer, the mean over networks; and pooled, each
     network's average over layers, a far tighter test of the gain itself. Each :math:`\rho` is an
     average over n·B products and the pooled value an average of L − 1 of them, so the t band is
     the CLT approximation. Bonferroni over layers, surrogates and runs. Left out of the mean field:
@@ -399,8 +399,8 @@ def backward_gain_check(runs: Sequence[GradientRun], alpha: float = stats.ALPHA)
         for surrogate, measured, predicted in zip(run.surrogates, run.measured, run.predicted, strict=True):
             gains = predicted[:-1] / predicted[1:]
             ratios = measured[:, :-1] / measured[:, 1:] / gains
-            layer_mean, layer_half = stats.t_band(ratios, alpha, tests)
-            pooled, pooled_half = stats.t_band(ratios.mean(axis=1), alpha, tests)
+            layer_mean, layer_half = bands.t_band(ratios, alpha, tests)
+            pooled, pooled_half = bands.t_band(ratios.mean(axis=1), alpha, tests)
             layers_ok = bool(np.all(np.abs(layer_mean - 1) <= layer_half))
             pooled_ok = bool(abs(pooled - 1) <= pooled_half)
             rows.append(dict(init=run.init, theta=run.theta, surrogate=surrogate.name, slope=surrogate.slope,
@@ -414,14 +414,14 @@ def backward_gain_check(runs: Sequence[GradientRun], alpha: float = stats.ALPHA)
 def first_layer_check(
     images: np.ndarray, beta: float, theta: float, steps: int, width: int, networks: int,
     weight_variance: float | None = None, assumed_rate: float | None = None, max_value: int = 255,
-    seed: int = 0, alpha: float = stats.ALPHA,
+    seed: int = 0, alpha: float = bands.ALPHA,
 ) -> Check:
     r"""The first hidden layer's synaptic current :math:`I_1[t] = W_1 s_0[t]` on real images, per step.
 
     ``images`` ``(N, ...)`` (integer levels 0..``max_value``, or intensities in [0, 1]) is the
     population: the theory is computed from all of it, :math:`p_0[t]` by
     :func:`snnmath.theory.input_layer_rates`. ``networks`` images are drawn from it uniformly with
-    replacement; each drives the input layer (:func:`snnmath.simulate.lif_layer`) and its own first
+    replacement; each drives the input layer (:func:`snnmath.lif.lif_layer`) and its own first
     layer of ``width`` neurons with i.i.d. :math:`\mathcal N(0, \sigma_w^2)` weights,
     :math:`\sigma_w^2` = ``weight_variance`` (default :func:`snnmath.theory.first_layer_weight_variance`).
     Draws are independent, so per step t, exactly:
@@ -457,12 +457,12 @@ def first_layer_check(
     squares = _current_squares(spikes, n_out, variance, generator)  # (R, T): Σ_i I_i[t]²
     active = spikes.sum(dim=1).double().numpy()
     tests = 2 * t_steps
-    half = stats.bernstein_half_width(spread, bound, replicas, alpha, tests)
+    half = bands.bernstein_half_width(spread, bound, replicas, alpha, tests)
     rows = []
     for t in range(t_steps):
         driven = active[:, t] > 0
         chi2 = float(np.sum(squares[driven, t] / (variance * active[driven, t])))
-        chi_lo, chi_hi = stats.chi2_interval(n_out * int(driven.sum()), alpha, tests)
+        chi_lo, chi_hi = bands.chi2_interval(n_out * int(driven.sum()), alpha, tests)
         chi2_ok = bool(np.all(squares[~driven, t] == 0) and chi_lo <= chi2 <= chi_hi)
         measured = float(active[:, t].mean() / pixels)
         rate_ok = bool(abs(measured - rate[t]) <= half[t])
@@ -487,7 +487,8 @@ def _current_squares(spikes: torch.Tensor, width: int, variance: float, generato
     out = torch.empty(spikes.shape[0], spikes.shape[2], dtype=torch.float64)
     for start in range(0, spikes.shape[0], 64):
         block = spikes[start : start + 64]
-        weights = normal_(torch.empty(block.shape[0], width, block.shape[1]), variance, generator)
+        weights = torch.empty(block.shape[0], width, block.shape[1])
+        normal_with_variance_(weights, variance, generator=generator)
         out[start : start + 64] = (weights @ block).double().square().sum(dim=1)
     return out.numpy()
 
@@ -522,7 +523,7 @@ def late_rate_run(
     c = real_scalar("gain", gain, low=0.0, low_open=True)
     replicas = integer("networks", networks, low=1)
     options: dict[str, Any] = dict(
-        steps=steps, batch=1, beta=beta, theta=theta, init=lambda w, g=None: gain_normal_(w, c, g),
+        steps=steps, batch=1, beta=beta, theta=theta, init=lambda w, g=None: gain_normal_(w, c, generator=g),
         input_variance=input_std**2, networks=replicas, generator=torch.Generator().manual_seed(seed))
     record = (simulate_independent_spikes(depth, width, **options) if independent_spikes
               else simulate(depth, width, fresh_inputs=True, **options))
@@ -531,13 +532,13 @@ def late_rate_run(
 
 
 def late_rate_check(
-    runs: Sequence[LateRateRun], factor: float = 1.5, layer: int = -1, alpha: float = stats.ALPHA
+    runs: Sequence[LateRateRun], factor: float = 1.5, layer: int = -1, alpha: float = bands.ALPHA
 ) -> Check:
     r"""Claim, per run: the median network's late rate of ``layer`` lies within a factor ``factor`` of
     the target, in :math:`[\rho/f, f\rho]`.
 
     Networks are independent, so their late rates are i.i.d. however correlated the spikes inside one
-    network are; :func:`snnmath.stats.median_interval` bounds the median without any assumption on
+    network are; :func:`snnmath.bands.median_interval` bounds the median without any assumption on
     their law (Bonferroni over runs). A row fails, rejecting the claim, when that interval lies
     outside :math:`[\rho/f, f\rho]`: a true claim is rejected with probability at most ``alpha``.
     ``confirmed`` marks rows whose interval lies inside: the claim then holds but for probability ``alpha``.
@@ -546,7 +547,7 @@ def late_rate_check(
     rows = []
     for run in runs:
         rates = run.rates[layer]
-        low, high = stats.median_interval(rates, alpha, len(runs))
+        low, high = bands.median_interval(rates, alpha, len(runs))
         lo_claim, hi_claim = run.target / f, run.target * f
         rows.append(dict(label=run.label, beta=run.beta, theta=run.theta, gain=run.gain, target=run.target,
                          median=float(np.median(rates)), low=float(low), high=float(high),

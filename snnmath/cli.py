@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from . import theory
-from ._checks import integer, real_scalar
+from ._validate import integer, real_scalar
 from .init import NAMES
 
 PROG = "snnmath"

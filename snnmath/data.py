@@ -54,7 +54,7 @@ import numpy as np
 import torch
 from numpy.typing import NDArray
 
-from ._checks import integer
+from ._validate import integer
 
 ENV_VAR = "SNNMATH_DATA"
 """Environment variable naming a directory with one subfolder per data set."""

@@ -1,7 +1,7 @@
 r"""In-place weight initialisers in the style of ``torch.nn.init``.
 
 Each takes a weight ``tensor`` (Linear: ``(out, in)``; Conv: ``(out, in, *kernel)``), an
-optional ``torch.Generator``, fills the tensor and returns it. The fan-in is
+optional keyword-only ``torch.Generator``, fills the tensor and returns it. The fan-in is
 ``in * prod(kernel)``. The weight variances, all from :func:`variance_of`:
 
 =========================  =========================================================
@@ -14,24 +14,24 @@ optional ``torch.Generator``, fills the tensor and returns it. The fan-in is
 =========================  =========================================================
 
 :func:`apply_` initialises every ``nn.Linear`` and ``nn.Conv1d/2d/3d`` of a model (an
-snnTorch network included) with one of them in one call.
+snnTorch network included) with one of them in one call. :data:`SCHEMES` is the one registry of them by name. The
+Kaiming, Glorot and PyTorch-default baselines are ``torch.nn.init``'s own functions.
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Callable
+from dataclasses import dataclass
 
 import torch
 from torch import nn
 
 from . import theory
-from ._checks import integer, real_scalar
+from ._validate import integer, real_scalar
 
 Initialiser = Callable[[torch.Tensor, "torch.Generator | None"], torch.Tensor]
 """An in-place initialiser ``f(tensor, generator)`` that fills ``tensor`` and returns it."""
-NAMES = ("snn", "snn_uniform", "kaiming", "glorot", "pytorch", "fluctuation")
-"""The initialisers :func:`for_threshold` and :func:`apply_` know, by name."""
 
 
 def fans(tensor: torch.Tensor) -> tuple[int, int]:
@@ -89,25 +89,10 @@ def fluctuation_moments(
     return mean_w, variance
 
 
-def variance_of(name: str, fan_in: int, fan_out: int, threshold: float = 1.0, beta: float = 0.5) -> float:
-    """Weight variance of the initialiser ``name`` (one of :data:`NAMES`) for a layer."""
-    n_in = integer("fan_in", fan_in, low=1)
-    n_out = integer("fan_out", fan_out, low=1)
-    rules: dict[str, Callable[[], float]] = {
-        "snn": lambda: float(theory.weight_variance(n_in, threshold)),
-        "snn_uniform": lambda: float(theory.weight_variance(n_in, threshold)),
-        "kaiming": lambda: 2.0 / n_in,
-        "glorot": lambda: 2.0 / (n_in + n_out),
-        "pytorch": lambda: 1.0 / (3.0 * n_in),
-        "fluctuation": lambda: fluctuation_moments(n_in, threshold, beta)[1],
-    }
-    if name not in rules:
-        raise ValueError(f"name must be one of {', '.join(map(repr, NAMES))}; got {name!r}")
-    return rules[name]()
-
-
 @torch.no_grad()
-def uniform_(tensor: torch.Tensor, variance: float, generator: torch.Generator | None = None) -> torch.Tensor:
+def uniform_with_variance_(
+    tensor: torch.Tensor, variance: float, *, generator: torch.Generator | None = None
+) -> torch.Tensor:
     r"""Fill with the zero-mean uniform law of this variance: on :math:`\pm b`,
     :math:`b = \sqrt{3\,\mathrm{variance}}`."""
     bound = math.sqrt(3.0 * real_scalar("variance", variance, low=0.0))
@@ -115,58 +100,64 @@ def uniform_(tensor: torch.Tensor, variance: float, generator: torch.Generator |
 
 
 @torch.no_grad()
-def normal_(
-    tensor: torch.Tensor, variance: float, generator: torch.Generator | None = None, mean: float = 0.0
+def normal_with_variance_(
+    tensor: torch.Tensor, variance: float, *, mean: float = 0.0, generator: torch.Generator | None = None
 ) -> torch.Tensor:
-    """Fill with :math:`\\mathcal N(\\mathrm{mean}, \\mathrm{variance})`."""
+    r"""Fill with :math:`\mathcal N(\mathrm{mean}, \mathrm{variance})`."""
     var = real_scalar("variance", variance, low=0.0)
     return tensor.normal_(real_scalar("mean", mean), math.sqrt(var), generator=generator)
 
 
-def gain_normal_(tensor: torch.Tensor, gain: float, generator: torch.Generator | None = None) -> torch.Tensor:
-    """Normal weights with :math:`\\mathrm{Var}[w] = c/n_{in}` for a given gain c = n·Var[w]."""
+def gain_normal_(tensor: torch.Tensor, gain: float, *, generator: torch.Generator | None = None) -> torch.Tensor:
+    r"""Normal weights with :math:`\mathrm{Var}[w] = c/n_{in}` for a given gain c = n·Var[w]."""
     c = real_scalar("gain", gain, low=0.0, low_open=True)
-    return normal_(tensor, c / fans(tensor)[0], generator)
+    return normal_with_variance_(tensor, c / fans(tensor)[0], generator=generator)
 
 
 def snn_normal_(
     tensor: torch.Tensor,
     threshold: float = 1.0,
     target_variance: float = 1.0,
+    *,
     generator: torch.Generator | None = None,
 ) -> torch.Tensor:
     r"""The proposed scale, normal: :math:`\mathrm{Var}[w] = V/(n\,Q(\theta/\sqrt V))`."""
     th = real_scalar("threshold", threshold, low=0.0)
     variance = float(theory.weight_variance(fans(tensor)[0], th, target_variance))
-    return normal_(tensor, variance, generator)
+    return normal_with_variance_(tensor, variance, generator=generator)
 
 
 def snn_uniform_(
     tensor: torch.Tensor,
     threshold: float = 1.0,
     target_variance: float = 1.0,
+    *,
     generator: torch.Generator | None = None,
 ) -> torch.Tensor:
     r"""The proposed scale, uniform: on :math:`\pm\sqrt{3\,\mathrm{Var}[w]}` with
     :math:`\mathrm{Var}[w] = V/(n\,Q(\theta/\sqrt V))`, the variance of :func:`snn_normal_`."""
     th = real_scalar("threshold", threshold, low=0.0)
     variance = float(theory.weight_variance(fans(tensor)[0], th, target_variance))
-    return uniform_(tensor, variance, generator)
+    return uniform_with_variance_(tensor, variance, generator=generator)
 
 
-def kaiming_normal_(tensor: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
-    """He et al. (2015): :math:`\\mathrm{Var}[w] = 2/n_{in}`."""
-    return normal_(tensor, variance_of("kaiming", *fans(tensor)), generator)
+def kaiming_normal_(tensor: torch.Tensor, *, generator: torch.Generator | None = None) -> torch.Tensor:
+    r"""He et al. (2015), :math:`\mathrm{Var}[w] = 2/n_{in}`: ``torch.nn.init.kaiming_normal_`` (ReLU gain, fan-in)."""
+    fans(tensor)
+    return nn.init.kaiming_normal_(tensor, mode="fan_in", nonlinearity="relu", generator=generator)
 
 
-def glorot_normal_(tensor: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
-    """Glorot & Bengio (2010): :math:`\\mathrm{Var}[w] = 2/(n_{in}+n_{out})`."""
-    return normal_(tensor, variance_of("glorot", *fans(tensor)), generator)
+def glorot_normal_(tensor: torch.Tensor, *, generator: torch.Generator | None = None) -> torch.Tensor:
+    r"""Glorot & Bengio (2010), :math:`\mathrm{Var}[w] = 2/(n_{in}+n_{out})`: ``torch.nn.init.xavier_normal_``."""
+    fans(tensor)
+    return nn.init.xavier_normal_(tensor, generator=generator)
 
 
-def pytorch_default_(tensor: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
-    """PyTorch's default for Linear/Conv: uniform on :math:`\\pm b` with variance b²/3 = 1/(3n)."""
-    return uniform_(tensor, variance_of("pytorch", *fans(tensor)), generator)
+def pytorch_default_(tensor: torch.Tensor, *, generator: torch.Generator | None = None) -> torch.Tensor:
+    r"""PyTorch's own default for Linear/Conv, ``torch.nn.init.kaiming_uniform_(a=√5)``: uniform on
+    :math:`\pm 1/\sqrt{n_{in}}`, variance 1/(3n)."""
+    fans(tensor)
+    return nn.init.kaiming_uniform_(tensor, a=math.sqrt(5.0), generator=generator)
 
 
 def fluctuation_driven_(
@@ -176,38 +167,70 @@ def fluctuation_driven_(
     mean: float = 0.0,
     xi: float = 1.0,
     rate: float | None = None,
+    *,
     generator: torch.Generator | None = None,
 ) -> torch.Tensor:
     """Normal weights with the moments of :func:`fluctuation_moments`."""
     mean_w, variance = fluctuation_moments(fans(tensor)[0], threshold, beta, mean, xi, rate)
-    return normal_(tensor, variance, generator, mean=mean_w)
+    return normal_with_variance_(tensor, variance, mean=mean_w, generator=generator)
 
 
-_METHODS: dict[str, tuple[Callable[..., torch.Tensor], tuple[str, ...]]] = {
-    "snn": (snn_normal_, ("threshold", "target_variance")),
-    "snn_uniform": (snn_uniform_, ("threshold", "target_variance")),
-    "kaiming": (kaiming_normal_, ()),
-    "glorot": (glorot_normal_, ()),
-    "pytorch": (pytorch_default_, ()),
-    "fluctuation": (fluctuation_driven_, ("threshold", "beta", "mean", "xi", "rate")),
+@dataclass(frozen=True)
+class Scheme:
+    """One initialiser by name: how it fills a tensor, its weight variance, and how figures label it."""
+
+    fill: Callable[..., torch.Tensor]
+    """The in-place initialiser, ``fill(tensor, **params, generator=None)``."""
+    params: tuple[str, ...]
+    """The keyword parameters ``fill`` takes besides ``tensor`` and ``generator``."""
+    variance: Callable[[int, int, float, float], float]
+    """Its weight variance ``variance(fan_in, fan_out, threshold, beta)``."""
+    label: str
+    """How tables and figures name it."""
+
+
+def _snn_variance(n_in: int, n_out: int, threshold: float, beta: float) -> float:
+    return float(theory.weight_variance(n_in, threshold))
+
+
+SCHEMES: dict[str, Scheme] = {
+    "snn": Scheme(snn_normal_, ("threshold", "target_variance"), _snn_variance, "proposed"),
+    "snn_uniform": Scheme(snn_uniform_, ("threshold", "target_variance"), _snn_variance, "proposed (uniform)"),
+    "kaiming": Scheme(kaiming_normal_, (), lambda n_in, n_out, th, b: 2.0 / n_in, "Kaiming"),
+    "glorot": Scheme(glorot_normal_, (), lambda n_in, n_out, th, b: 2.0 / (n_in + n_out), "Glorot"),
+    "pytorch": Scheme(pytorch_default_, (), lambda n_in, n_out, th, b: 1.0 / (3.0 * n_in), "PyTorch default"),
+    "fluctuation": Scheme(fluctuation_driven_, ("threshold", "beta", "mean", "xi", "rate"),
+                          lambda n_in, n_out, th, b: fluctuation_moments(n_in, th, b)[1], "fluctuation-driven"),
 }
-"""Each name's initialiser and the keyword parameters it takes besides ``tensor`` and ``generator``."""
+"""The one registry of initialisers: every name :func:`apply_`, :func:`for_threshold`,
+:func:`variance_of`, the command lines and the book know."""
+NAMES = tuple(SCHEMES)
+"""The initialisers' names, in the registry's order."""
+LABELS = {name: scheme.label for name, scheme in SCHEMES.items()}
+"""Each initialiser's label in tables and figures."""
 
 
-def _method(name: str, what: str = "name") -> tuple[Callable[..., torch.Tensor], tuple[str, ...]]:
-    if not isinstance(name, str) or name not in _METHODS:
+def _scheme(name: str, what: str = "name") -> Scheme:
+    if not isinstance(name, str) or name not in SCHEMES:
         raise ValueError(f"{what} must be one of {', '.join(map(repr, NAMES))}; got {name!r}")
-    return _METHODS[name]
+    return SCHEMES[name]
+
+
+def variance_of(name: str, fan_in: int, fan_out: int, threshold: float = 1.0, beta: float = 0.5) -> float:
+    """Weight variance of the initialiser ``name`` (one of :data:`NAMES`) for a layer."""
+    n_in = integer("fan_in", fan_in, low=1)
+    n_out = integer("fan_out", fan_out, low=1)
+    return _scheme(name).variance(n_in, n_out, threshold, beta)
 
 
 def for_threshold(name: str, threshold: float = 1.0, beta: float = 0.5) -> Initialiser:
     """The initialiser ``name`` (one of :data:`NAMES`) as ``f(tensor, generator)``, for a
     network with this threshold and leak."""
-    function, takes = _method(name)
-    params = {key: value for key, value in (("threshold", threshold), ("beta", beta)) if key in takes}
+    scheme = _scheme(name)
+    params = {key: value for key, value in (("threshold", threshold), ("beta", beta)) if key in scheme.params}
 
     def fill(tensor: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
-        return function(tensor, generator=generator, **params)
+        return scheme.fill(tensor, generator=generator, **params)
 
     return fill
 
@@ -242,7 +265,8 @@ def apply_(
     """
     if not isinstance(module, nn.Module):
         raise ValueError(f"module must be a torch.nn.Module, got {type(module).__name__}")
-    function, takes = _method(method, "method")
+    scheme = _scheme(method, "method")
+    function, takes = scheme.fill, scheme.params
     if not isinstance(zero_bias, bool):
         raise ValueError(f"zero_bias must be True or False, got {zero_bias!r}")
     if generator is not None and not isinstance(generator, torch.Generator):

@@ -18,7 +18,8 @@ import sympy as sp
 import torch
 
 from . import symbolic as sym
-from ._checks import real_scalar
+from ._validate import real_scalar
+from .lif import lif_
 
 DEFAULT_SLOPES = {"arctan": 2.0, "fast_sigmoid": 25.0}
 """The default slope of each surrogate, as in snnTorch (``atan(alpha=2.0)``, ``fast_sigmoid(slope=25)``)."""
@@ -74,11 +75,9 @@ class _LIF(torch.autograd.Function):
 
     @staticmethod
     def forward(ctx: Any, currents: torch.Tensor, beta: float, theta: float, surrogate: Surrogate) -> torch.Tensor:
-        from .simulate import _lif_  # here, not at the top: simulate may import this module
-
         potentials = currents.detach().clone(memory_format=torch.contiguous_format)
         spikes = torch.empty_like(potentials)
-        _lif_(potentials, spikes, beta, theta)
+        lif_(potentials, spikes, beta, theta)
         ctx.save_for_backward(potentials)
         ctx.beta, ctx.theta, ctx.surrogate = beta, theta, surrogate
         return spikes
@@ -98,7 +97,7 @@ def lif_spikes(currents: torch.Tensor, beta: float, theta: float, surrogate: Sur
     .. math::
         u[t] = \beta\,u[t-1] + I[t] - \theta\,s[t-1], \qquad s[t] = H(u[t] - \theta),
 
-    computed by :func:`snnmath.simulate.lif_layer`'s recurrence (snnTorch's floating-point order).
+    computed by :func:`snnmath.lif.lif_`'s recurrence (snnTorch's floating-point order).
     As in snnTorch's ``Leaky`` the reset :math:`\theta s[t-1]` is detached from the graph, so the
     backward pass is the reverse scan
 

@@ -1,6 +1,6 @@
 r"""Surrogate-gradient training of deep spiking networks on image classification.
 
-The networks are those of THEORY.md §1 and §5: pixels :math:`x \in [0, 1]` are a constant
+The networks are the book's LIF networks (:mod:`snnmath.lif`): pixels :math:`x \in [0, 1]` are a constant
 current into an input LIF layer (direct encoding), and every further layer is
 
 .. math::
@@ -40,7 +40,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from . import data as datasets
-from ._checks import integer, real_scalar
+from ._validate import integer, real_scalar
 from .init import NAMES, apply_
 from .surrogate import DEFAULT_SLOPES, Surrogate, lif_spikes
 

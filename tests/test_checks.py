@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 import torch
 
-from snnmath import checks, stats, theory
+from snnmath import bands, checks, theory
 from snnmath.init import gain_normal_, variance_of
 from snnmath.simulate import simulate
 
@@ -37,7 +37,8 @@ def test_spike_probability_check_detects_a_wrong_formula(monkeypatch):
 
 def test_one_layer_map_check_detects_a_wrong_weight_variance(monkeypatch):
     real = checks.gain_normal_
-    monkeypatch.setattr(checks, "gain_normal_", lambda tensor, gain, generator: real(tensor, 1.15 * gain, generator))
+    monkeypatch.setattr(checks, "gain_normal_",
+                        lambda tensor, gain, generator: real(tensor, 1.15 * gain, generator=generator))
     assert not checks.one_layer_map_check([1.0], [200], replicates=40).passed
 
 
@@ -55,24 +56,24 @@ def test_kaiming_check():
 
 # --- stats ---------------------------------------------------------------------------
 def test_clopper_pearson_covers_and_is_exact_at_edges():
-    lo, hi = stats.clopper_pearson(0, 100, 0.05)
+    lo, hi = bands.clopper_pearson(0, 100, 0.05)
     assert lo == 0 and 0 < hi < 0.05
-    lo, hi = stats.clopper_pearson(50, 100, 0.05)
+    lo, hi = bands.clopper_pearson(50, 100, 0.05)
     assert lo < 0.5 < hi
 
 
 def test_central_interval_leaves_at_most_alpha_half_each_side():
     pmf = np.array([0.1, 0.2, 0.4, 0.2, 0.1])
-    assert stats.central_interval(pmf, 0.19) == (0, 4)
-    assert stats.central_interval(pmf, 0.2) == (1, 3)
-    assert stats.central_interval(pmf, 0.61) == (2, 2)
+    assert bands.central_interval(pmf, 0.19) == (0, 4)
+    assert bands.central_interval(pmf, 0.2) == (1, 3)
+    assert bands.central_interval(pmf, 0.61) == (2, 2)
 
 
 def test_bad_alpha_is_rejected():
     with pytest.raises(ValueError, match="^alpha must"):
-        stats.z_value(0.0)
+        bands.z_value(0.0)
     with pytest.raises(ValueError, match="^comparisons must"):
-        stats.z_value(0.1, 0)
+        bands.z_value(0.1, 0)
 
 
 @pytest.mark.parametrize("seed", SEEDS)
@@ -84,7 +85,7 @@ def test_mean_square_check_passes_for_any_seed(seed):
 
 def test_mean_square_check_detects_a_wrong_scale():
     gain = 1.6 * float(theory.weight_variance(1, 1.0))
-    record = simulate(20, 300, batch=8, theta=1.0, init=lambda w, g=None: gain_normal_(w, gain, g),
+    record = simulate(20, 300, batch=8, theta=1.0, init=lambda w, g=None: gain_normal_(w, gain, generator=g),
                       record_layers=range(20), generator=torch.Generator().manual_seed(0))
     assert not checks.mean_square_check(record, 300, 1.0).passed
 

@@ -13,10 +13,10 @@ import sympy as sp
 import torch
 import torch.nn.functional as F  # noqa: N812
 
-from snnmath import checks, stats, theory
+from snnmath import bands, checks, theory
 from snnmath import symbolic as sym
-from snnmath.conv import border_gain, simulate_conv
 from snnmath.init import snn_normal_
+from snnmath.simulate import border_gain, simulate_conv
 
 THETA = 1.0
 GAIN = float(theory.weight_variance(1, THETA))
@@ -231,7 +231,8 @@ def test_simulate_conv_agrees_with_a_plain_conv2d_reference(padding_mode, rescal
 
 
 def test_simulate_conv_runs_networks_in_chunks_as_if_one_after_another(monkeypatch):
-    monkeypatch.setattr("snnmath.conv._CHUNK_ELEMENTS", 2 * 2 * 16)  # one network (2 steps × 2 maps of 4×4) per chunk
+    # one network (2 steps × 2 maps of 4×4) per chunk
+    monkeypatch.setattr("snnmath.simulate.conv._CHUNK_ELEMENTS", 2 * 2 * 16)
     kwargs = dict(steps=2, probes=[(0, 0), (1, 2)], dtype=torch.float64)
     generator = torch.Generator().manual_seed(3)
     chunked = simulate_conv(3, 2, 4, networks=3, generator=generator, **kwargs)
@@ -302,6 +303,6 @@ def test_poisson_binomial_pmf():
     brute = np.zeros(6)
     for outcome in itertools.product((0, 1), repeat=5):
         brute[sum(outcome)] += np.prod(np.where(np.array(outcome) == 1, p, 1 - p))
-    np.testing.assert_allclose(stats.poisson_binomial_pmf(p), brute, atol=1e-15)
+    np.testing.assert_allclose(bands.poisson_binomial_pmf(p), brute, atol=1e-15)
     with pytest.raises(ValueError, match="^probabilities"):
-        stats.poisson_binomial_pmf([0.5, 1.5])
+        bands.poisson_binomial_pmf([0.5, 1.5])

@@ -7,7 +7,7 @@ import pytest
 import scipy.stats
 import torch
 
-from snnmath import checks, stats, theory
+from snnmath import bands, checks, theory
 from snnmath.init import gain_normal_
 from snnmath.simulate import simulate, simulate_independent_spikes
 
@@ -48,7 +48,7 @@ def test_late_rate_check_fails_for_wrong_scales(gains, seed):
 def test_late_rate_run_rates_are_per_network_late_averages():
     run = checks.late_rate_run(0.5, THETA, 7.0, width=50, depth=3, steps=10, networks=4, seed=1)
     record = simulate(3, 50, steps=10, batch=1, beta=0.5, theta=THETA, fresh_inputs=True, networks=4,
-                      input_variance=run.input_std**2, init=lambda w, g=None: gain_normal_(w, 7.0, g),
+                      input_variance=run.input_std**2, init=lambda w, g=None: gain_normal_(w, 7.0, generator=g),
                       generator=torch.Generator().manual_seed(1))
     assert run.rates.shape == (3, 4)
     np.testing.assert_allclose(run.rates, record.active[:, 5:].double().mean(dim=1).numpy() / 50)
@@ -57,14 +57,14 @@ def test_late_rate_run_rates_are_per_network_late_averages():
 
 def test_median_interval_is_the_order_statistic_rule():
     x = np.arange(32.0)[::-1]
-    assert stats.median_interval(x) == (2.0, 29.0)  # P(Bin(32, 1/2) <= 2) = 1.2e-7 <= 5e-7 < P(<= 3)
+    assert bands.median_interval(x) == (2.0, 29.0)  # P(Bin(32, 1/2) <= 2) = 1.2e-7 <= 5e-7 < P(<= 3)
     assert scipy.stats.binom.cdf(2, 32, 0.5) <= 5e-7 < scipy.stats.binom.cdf(3, 32, 0.5)
-    assert stats.median_interval(np.arange(21.0)) == (0.0, 20.0)
-    low, high = stats.median_interval(np.arange(64.0).reshape(32, 2), comparisons=6)
+    assert bands.median_interval(np.arange(21.0)) == (0.0, 20.0)
+    low, high = bands.median_interval(np.arange(64.0).reshape(32, 2), comparisons=6)
     np.testing.assert_array_equal(low, [2.0, 3.0])
     np.testing.assert_array_equal(high, [60.0, 61.0])
     with pytest.raises(ValueError, match="^samples must hold at least 21"):
-        stats.median_interval(np.arange(20.0))
+        bands.median_interval(np.arange(20.0))
 
 
 def test_median_interval_covers_a_median_of_a_law_with_atoms():
@@ -73,7 +73,7 @@ def test_median_interval_covers_a_median_of_a_law_with_atoms():
     draws = np.where(rng.random((trials, 12)) < 0.55, 0.0, rng.random((trials, 12)))  # median 0, an atom
     missed = 0
     for sample in draws:
-        low, high = stats.median_interval(sample, alpha)
+        low, high = bands.median_interval(sample, alpha)
         missed += not low <= 0.0 <= high
     assert missed / trials <= alpha + 5 * np.sqrt(alpha * (1 - alpha) / trials)
 
@@ -104,7 +104,7 @@ def test_quenched_fold_is_a_saddle_node(gains):
 
 def test_independent_spikes_keep_layer_zero_and_the_rates():
     options = dict(steps=40, batch=2, beta=0.5, theta=THETA, input_variance=1.5, networks=3)
-    init = lambda w, g=None: gain_normal_(w, 7.0, g)  # noqa: E731
+    init = lambda w, g=None: gain_normal_(w, 7.0, generator=g)  # noqa: E731
     independent = simulate_independent_spikes(4, 400, init=init, generator=torch.Generator().manual_seed(3), **options)
     real = simulate(4, 400, fresh_inputs=True, init=init, generator=torch.Generator().manual_seed(3), **options)
     assert independent.active.shape == real.active.shape == (4, 40, 6)

@@ -10,7 +10,7 @@ import torch
 
 from snnmath import checks, data, theory
 from snnmath import symbolic as sym
-from snnmath.simulate import lif_layer
+from snnmath.lif import lif_layer
 
 SEEDS = range(5)
 
@@ -168,6 +168,7 @@ def test_first_layer_check_rejects_gaussian_input_rate(mnist_test):
 
 
 def test_first_layer_check_detects_a_wrong_weight_variance(digits, monkeypatch):
-    real = checks.normal_
-    monkeypatch.setattr(checks, "normal_", lambda tensor, variance, generator: real(tensor, 1.2 * variance, generator))
+    real = checks.normal_with_variance_
+    monkeypatch.setattr(checks, "normal_with_variance_",
+                        lambda tensor, variance, generator: real(tensor, 1.2 * variance, generator=generator))
     assert not checks.first_layer_check(digits, 0.5, 1.0, 10, width=50, networks=200, max_value=16).passed

@@ -8,7 +8,7 @@ import pytest
 import sympy as sp
 import torch
 
-from snnmath import checks, simulate, stats, theory
+from snnmath import bands, checks, simulate, theory
 from snnmath import symbolic as sym
 from snnmath.init import for_threshold
 from snnmath.surrogate import Surrogate
@@ -229,8 +229,8 @@ def test_backward_gain_check_detects_a_gain_wrong_by_20_percent_per_layer():
 # --- stats -------------------------------------------------------------------------------------
 def test_t_band_is_the_student_interval():
     samples = np.array([[1.0, 10.0], [2.0, 10.0], [3.0, 13.0]])
-    mean, half = stats.t_band(samples, alpha=0.05)
+    mean, half = bands.t_band(samples, alpha=0.05)
     assert mean == pytest.approx([2.0, 11.0])
     assert half[0] == pytest.approx(4.302652729911275 * 1.0 / math.sqrt(3))
     with pytest.raises(ValueError, match="^samples"):
-        stats.t_band([1.0])
+        bands.t_band([1.0])

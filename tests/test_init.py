@@ -6,9 +6,9 @@ import pytest
 import scipy.stats
 import torch
 
-from snnmath import init, stats, theory
+from snnmath import bands, init, theory
 
-ALPHA = stats.ALPHA
+ALPHA = bands.ALPHA
 
 
 def variance_in_band(sample: torch.Tensor, variance: float, mean: float = 0.0) -> bool:
@@ -16,7 +16,7 @@ def variance_in_band(sample: torch.Tensor, variance: float, mean: float = 0.0) -
     x = sample.double().flatten()
     dof = x.numel()
     statistic = float(((x - mean) ** 2).sum()) / variance
-    lo, hi = stats.chi2_interval(dof, ALPHA, 20)
+    lo, hi = bands.chi2_interval(dof, ALPHA, 20)
     return lo <= statistic <= hi
 
 
@@ -35,12 +35,12 @@ def test_normal_baselines_match_their_rules(name):
 
 
 def test_pytorch_default_is_uniform_with_the_stated_bound():
-    weight = init.pytorch_default_(torch.empty(500, 400), torch.Generator().manual_seed(2))
+    weight = init.pytorch_default_(torch.empty(500, 400), generator=torch.Generator().manual_seed(2))
     bound = 1 / math.sqrt(400)
     assert weight.abs().max() <= bound
     # uniform: the count below zero is Binomial(N, 1/2)
     below = int((weight < 0).sum())
-    lo, hi = stats.clopper_pearson(below, weight.numel(), ALPHA)
+    lo, hi = bands.clopper_pearson(below, weight.numel(), ALPHA)
     assert lo <= 0.5 <= hi
     ks = scipy.stats.kstest(weight.flatten().numpy(), "uniform", args=(-bound, 2 * bound))
     assert ks.pvalue > ALPHA

@@ -1,6 +1,6 @@
 """The practitioner's API of snnmath.init: ``snn_uniform_`` and ``apply_`` on whole models.
 
-Every statistical assert has an exact band at level ``stats.ALPHA``, split (Bonferroni) over
+Every statistical assert has an exact band at level ``bands.ALPHA``, split (Bonferroni) over
 the ``COMPARISONS`` statistical comparisons this file makes, so that a correct
 implementation fails it with probability at most ALPHA whatever the seeds.
 """
@@ -14,7 +14,7 @@ import pytest
 import torch
 from torch import nn
 
-from snnmath import init, stats, theory
+from snnmath import bands, init, theory
 
 COMPARISONS = 32
 """An upper bound on the number of statistical comparisons in this file (Bonferroni)."""
@@ -24,7 +24,7 @@ def normal_variance_ok(weight: torch.Tensor, variance: float, mean: float = 0.0)
     """i.i.d. N(mean, variance) draws: :math:`\\sum (w-\\mu)^2/\\sigma^2 \\sim \\chi^2_N`, tested exactly."""
     x = weight.detach().double().flatten()
     statistic = float(((x - mean) ** 2).sum()) / variance
-    lo, hi = stats.chi2_interval(x.numel(), stats.ALPHA, COMPARISONS)
+    lo, hi = bands.chi2_interval(x.numel(), bands.ALPHA, COMPARISONS)
     return lo <= statistic <= hi
 
 
@@ -36,7 +36,7 @@ def uniform_variance_ok(weight: torch.Tensor, variance: float) -> bool:
     """
     x = weight.detach().double().flatten()
     b2 = 3.0 * variance
-    half = float(stats.bernstein_half_width(4 * b2**2 / 45, 2 * b2 / 3, x.numel(), stats.ALPHA, COMPARISONS))
+    half = float(bands.bernstein_half_width(4 * b2**2 / 45, 2 * b2 / 3, x.numel(), bands.ALPHA, COMPARISONS))
     inside = bool((x.abs() <= math.sqrt(b2) * (1 + 1e-6)).all())  # float32 rounding of the bound
     return inside and abs(float(x.square().mean()) - variance) <= half
 
@@ -58,7 +58,7 @@ def test_snn_uniform_has_the_variance_of_the_closed_form(threshold, target):
     assert uniform_variance_ok(weight, variance)
     # uniform, not normal: the count inside ±b/2 is Binomial(N, 1/2)
     inner = int((weight.abs() < math.sqrt(3 * variance) / 2).sum())
-    lo, hi = stats.clopper_pearson(inner, weight.numel(), stats.ALPHA, COMPARISONS)
+    lo, hi = bands.clopper_pearson(inner, weight.numel(), bands.ALPHA, COMPARISONS)
     assert lo <= 0.5 <= hi
 
 
@@ -188,7 +188,7 @@ def test_bad_parameter_leaves_the_model_unchanged():
         (lambda: init.snn_uniform_(torch.empty(4)), "tensor"),
         (lambda: init.snn_uniform_(torch.empty(4, 4), threshold=float("inf")), "threshold"),
         (lambda: init.snn_uniform_(torch.empty(4, 4), target_variance=-1.0), "target_variance"),
-        (lambda: init.uniform_(torch.empty(4, 4), variance=-1.0), "variance"),
+        (lambda: init.uniform_with_variance_(torch.empty(4, 4), variance=-1.0), "variance"),
     ],
 )
 def test_bad_parameters_name_themselves(call, name):

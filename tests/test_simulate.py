@@ -20,7 +20,8 @@ import pytest
 import torch
 
 from snnmath.init import snn_normal_
-from snnmath.simulate import Record, gaussian_currents, lif_layer, simulate
+from snnmath.lif import lif_layer
+from snnmath.simulate import Record, gaussian_currents, simulate
 
 snn = pytest.importorskip("snntorch")
 

@@ -1,4 +1,4 @@
-"""Tests of :mod:`snnmath.stationary`: the stationary rate against direct simulation, the
+"""Tests of :mod:`snnmath.theory.stationary`: the stationary rate against direct simulation, the
 β = 0 closed form, grid refinement, the exact β = 1 and σ = 0 cases, and bad input.
 
 Simulation bands are rigorous at family-wise level ``ALPHA`` whatever the seed: each
@@ -22,9 +22,10 @@ import pytest
 import scipy.special
 import torch
 
-import snnmath.stationary as st
-from snnmath.stationary import simulate_neurons, stationary_rate
-from snnmath.stats import ALPHA
+import snnmath.theory.stationary as st
+from snnmath.bands import ALPHA
+from snnmath.simulate import simulate_neurons
+from snnmath.theory import stationary_rate
 
 BETAS = (0.0, 0.5, 0.9)
 THETAS = (0.5, 1.0, 2.0)

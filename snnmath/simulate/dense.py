@@ -15,7 +15,7 @@ Weights are drawn layer by layer and dropped, two buffers of size ``(T, B, n)`` 
 by every layer, and only per-layer statistics are kept, so memory does not grow with depth.
 
 Agreement with snnTorch is bit for bit (``tests/test_simulate.py``): the recurrence does
-``Leaky``'s floating-point operations in its order (see :func:`_lif_`). It needs the same
+``Leaky``'s floating-point operations in its order (see :func:`snnmath.lif.lif_`). It needs the same
 currents too, and a BLAS may round the one ``(T·B)``-row product differently from the
 per-step ``B``-row products of a time-stepped ``nn.Linear`` (MKL does for some batch sizes
 that are not a multiple of 4, e.g. 1 or 9); then potentials differ in the last bit.
@@ -28,9 +28,10 @@ from dataclasses import dataclass, field
 
 import torch
 
-from ._checks import integer, real_scalar
-from .init import Initialiser, for_threshold
-from .surrogate import Surrogate, lif_spikes
+from .._validate import integer, real_scalar
+from ..init import Initialiser, for_threshold
+from ..lif import lif_, lif_layer
+from ..surrogate import Surrogate, lif_spikes
 
 
 @dataclass
@@ -58,35 +59,6 @@ class Record:
     def silent_fraction(self) -> torch.Tensor:
         """Fraction of samples with no spike in the layer at that step."""
         return (self.active == 0).double().mean(dim=-1)
-
-
-def lif_layer(
-    currents: torch.Tensor, beta: float, theta: float
-) -> tuple[torch.Tensor, torch.Tensor]:
-    """Run the LIF recurrence over time for currents ``(T, B, n)``; return ``(u, s)`` of that shape."""
-    potentials = currents.clone(memory_format=torch.contiguous_format)
-    spikes = torch.empty_like(potentials)
-    _lif_(potentials, spikes, beta, theta)
-    return potentials, spikes
-
-
-def _lif_(potentials: torch.Tensor, spikes: torch.Tensor, beta: float, theta: float) -> None:
-    r"""The LIF recurrence in place: ``potentials`` holds the currents on entry, the potentials on exit.
-
-    ``spikes`` (same shape and dtype) receives :math:`s[t] = (u[t] > \theta)`. Each step does
-    snnTorch ``Leaky``'s floating-point operations in its order, :math:`(\beta u + I) - \theta s`,
-    so that spikes agree bit for bit: the decay is a separate multiply (``add_(u, alpha=beta)``
-    would be a fused multiply-add, rounded differently), ``I + βu`` equals ``βu + I`` because
-    IEEE addition commutes, and ``θ·s`` is exactly 0 or θ.
-    """
-    decayed = torch.empty_like(potentials[0])
-    torch.gt(potentials[0], theta, out=spikes[0])
-    for t in range(1, potentials.shape[0]):
-        u = potentials[t]
-        torch.mul(potentials[t - 1], beta, out=decayed)
-        u.add_(decayed)
-        u.sub_(spikes[t - 1], alpha=theta)
-        torch.gt(u, theta, out=spikes[t])
 
 
 def gaussian_currents(
@@ -188,7 +160,7 @@ def _run(
         else:
             _synaptic_currents(spikes, fill, generator, networks, out=potentials)
         spikes = spikes_buffer[: t_steps * n_batch * n_out].view(t_steps, n_batch, n_out)
-        _lif_(potentials, spikes, beta, theta)
+        lif_(potentials, spikes, beta, theta)
         if layer in record_layers:
             kept_potentials[layer] = potentials.to("cpu", copy=True)
             kept_spikes[layer] = spikes.to("cpu", torch.bool)

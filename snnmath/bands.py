@@ -12,7 +12,7 @@ import numpy as np
 import scipy.stats
 from numpy.typing import ArrayLike, NDArray
 
-from ._checks import integer, real_scalar
+from ._validate import integer, real_scalar
 
 ALPHA = 1e-6
 """Default family-wise probability that a correct prediction is rejected."""
@@ -62,15 +62,6 @@ def central_interval(pmf: ArrayLike, alpha: float) -> tuple[int, int]:
     return lo, hi
 
 
-def mean_band(samples: ArrayLike, alpha: float = ALPHA, comparisons: int = 1) -> tuple[float, float]:
-    """Mean of i.i.d. replicate values and its normal-approximation half-width ``z·s/√R``."""
-    x = np.asarray(samples, dtype=np.float64)
-    if x.ndim != 1 or x.size < 2:
-        raise ValueError("samples must be a 1-d array of at least 2 replicate values")
-    half = z_value(alpha, comparisons) * x.std(ddof=1) / np.sqrt(x.size)
-    return float(x.mean()), float(half)
-
-
 def bernstein_half_width(
     variance: ArrayLike, bound: ArrayLike, samples: int, alpha: float = ALPHA, comparisons: int = 1
 ) -> NDArray[np.float64]:
@@ -107,8 +98,8 @@ def t_band(
     r"""Mean of i.i.d. replicate values along axis 0 and its Student-t half-width
     :math:`t_{R-1}\,s/\sqrt R`, Bonferroni over ``comparisons``.
 
-    Exact for normal replicates whatever their variance (unlike :func:`mean_band`'s z, which
-    assumes the spread known); for averages of many terms it is the CLT approximation.
+    Exact for normal replicates whatever their variance (a z band would assume the spread
+    known); for averages of many terms it is the CLT approximation.
     Columns (axis 1 onwards) are separate comparisons.
     """
     x = np.asarray(samples, dtype=np.float64)

@@ -5,7 +5,7 @@ Every layer has ``channels`` feature maps of size H × W. Layer 0 receives i.i.d
 :math:`W_l \star s_{l-1}`, a k × k convolution over all input channels (fan-in
 :math:`n = C_{in} k^2`) with ``padding = k // 2``: zeros (a border neuron sees fewer
 inputs) or circular (every neuron sees k² positions). Each layer runs the LIF recurrence
-of :mod:`snnmath.simulate` (:func:`snnmath.simulate._lif_`):
+of :mod:`snnmath.simulate` (:func:`snnmath.lif.lif_`):
 
 .. math::
     u_l[t] = \beta\,u_l[t-1] + I_l[t] - \theta\,s_l[t-1], \qquad s_l[t] = H(u_l[t] - \theta).
@@ -29,12 +29,11 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F  # noqa: N812  (the usual name)
 
-from ._checks import integer, real_scalar
-from .init import Initialiser, for_threshold
-from .simulate import _lif_
+from .._validate import integer, real_scalar
+from ..init import Initialiser, for_threshold
+from ..lif import lif_
+from ..theory.conv import PADDINGS, tap_counts
 
-PADDING_MODES = ("zeros", "circular")
-"""How a convolution fills the k // 2 positions beyond the image."""
 _CHUNK_ELEMENTS = 1 << 22
 """Networks run in chunks of at most about this many neurons (over steps and samples)."""
 
@@ -70,12 +69,9 @@ class ConvRecord:
 def border_gain(height: int, width: int, kernel: int, padding_mode: str = "zeros") -> torch.Tensor:
     r"""Per-position factor :math:`k^2/m(i,j)` on the variance that undoes the zero-padding deficit:
     m(i, j) is the number of the k² taps of position (i, j) that fall inside the image
-    (all of them under circular padding, where the factor is 1). Shape ``(height, width)``."""
-    inside = F.conv2d(torch.ones(1, 1, height, width, dtype=torch.float64),
-                      torch.ones(1, 1, kernel, kernel, dtype=torch.float64), padding=kernel // 2)
-    if padding_mode == "circular":
-        inside = torch.full_like(inside, kernel * kernel)
-    return (kernel * kernel / inside)[0, 0]
+    (:func:`snnmath.theory.tap_counts`; all of them under circular padding, where the factor is 1).
+    Shape ``(height, width)``."""
+    return torch.from_numpy(kernel * kernel / tap_counts(height, width, kernel, padding_mode))
 
 
 @torch.no_grad()
@@ -115,8 +111,8 @@ def simulate_conv(
     k = integer("kernel", kernel, low=1)
     if k % 2 == 0:
         raise ValueError(f"kernel must be an odd integer >= 1 (same-size output), got {kernel!r}")
-    if padding_mode not in PADDING_MODES:
-        raise ValueError(f"padding_mode must be one of {PADDING_MODES}, got {padding_mode!r}")
+    if padding_mode not in PADDINGS:
+        raise ValueError(f"padding_mode must be one of {PADDINGS}, got {padding_mode!r}")
     if padding_mode == "circular" and k // 2 > min(height, width):
         raise ValueError(f"kernel must be at most 2·size + 1 for circular padding, got {kernel!r}")
     if not isinstance(rescale_border, bool):
@@ -194,7 +190,7 @@ class _Stack:
                 potentials = self.currents(spikes, generator).view(shape)
                 if scale is not None:
                     potentials.mul_(scale)
-            _lif_(potentials, spikes, self.beta, self.theta)
+            lif_(potentials, spikes, self.beta, self.theta)
             sums[0, layer] += potentials.sum(dim=(1, 2, 3), dtype=torch.float64)
             sums[1, layer] += potentials.square().sum(dim=(1, 2, 3), dtype=torch.float64)
             sums[2, layer] += spikes.sum(dim=(1, 2, 3), dtype=torch.float64)

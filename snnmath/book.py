@@ -1,4 +1,5 @@
-"""One figure and table style for the whole book."""
+"""What the chapters share: one figure and table style, one colour and label per initialiser,
+and the helpers that glue equations (printed from :mod:`snnmath.symbolic`) and numbers into the text."""
 
 from __future__ import annotations
 
@@ -7,8 +8,13 @@ from typing import Any
 
 import matplotlib.style
 import numpy as np
-from IPython.display import Markdown
+import sympy as sp
+from IPython.display import Markdown, Math
 from matplotlib.axes import Axes
+from myst_nb import glue
+
+from . import symbolic as sym
+from .init import LABELS
 
 STYLE = {
     "figure.dpi": 110,
@@ -22,8 +28,24 @@ STYLE = {
     "figure.constrained_layout.use": True,
 }
 
-INIT_COLOURS = {"snn": "C0", "kaiming": "C1", "glorot": "C2", "pytorch": "C3", "fluctuation": "C4"}
+INIT_COLOURS = {"snn": "C0", "kaiming": "C1", "glorot": "C2", "pytorch": "C3", "fluctuation": "C4", "snn_uniform": "C5"}
 """One colour per initialiser, the same in every figure."""
+INIT_LABELS = LABELS
+"""One label per initialiser (:data:`snnmath.init.LABELS`), the same in every figure and table."""
+
+
+def glue_equation(name: str, lhs: Any, rhs: Any, relation: Any = sp.Eq, tail: bool = False) -> None:
+    r"""Glue the relation ``lhs ~ rhs`` (``sympy.Eq`` by default), printed by :func:`snnmath.symbolic.latex`,
+    under ``name`` for ``{glue:math}``; ``tail=True`` writes the normal tail as :math:`Q(z)`
+    (:func:`snnmath.symbolic.with_tail`)."""
+    right = sym.with_tail(rhs) if tail else rhs
+    glue(name, Math(sym.latex(relation(lhs, right, evaluate=False))), display=False)
+
+
+def glue_numbers(**values: Any) -> None:
+    """Glue each keyword's value under its name (underscores become hyphens), for ``{glue:text}``."""
+    for key, value in values.items():
+        glue(key.replace("_", "-"), value, display=False)
 
 
 def use_book_style() -> None:
