@@ -53,6 +53,7 @@ from pathlib import Path
 import numpy as np
 import torch
 from numpy.typing import NDArray
+from sklearn.datasets import load_digits as sklearn_digits
 
 from ._validate import integer
 
@@ -311,8 +312,6 @@ def load_digits(*, n_test: int = 359, seed: int = 0) -> Dataset:
     The test set is a class-stratified random draw of ``n_test`` samples (default 359,
     leaving 1438 for training), the same for the same ``seed``.
     """
-    from sklearn.datasets import load_digits as sklearn_digits
-
     bunch = sklearn_digits()
     images = np.asarray(bunch.images).astype(np.uint8)
     labels = np.asarray(bunch.target).astype(np.int64)

@@ -38,6 +38,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
+from tqdm import tqdm
 
 from . import data as datasets
 from ._validate import integer, real_scalar
@@ -311,8 +312,6 @@ def _train_epoch(model: SpikingNet, optimiser: torch.optim.Optimizer, split: Spl
 def _progress(batches: Sequence[torch.Tensor], on: bool, label: str) -> Any:
     if not on:
         return batches
-    from tqdm import tqdm
-
     return tqdm(batches, desc=label, unit="batch", leave=False)
 
 
@@ -356,7 +355,7 @@ def _parser() -> argparse.ArgumentParser:
     defaults = Config()
     for item in fields(Config):
         if item.name not in ("init", "seed"):
-            parser.add_argument(f"--{item.name.replace('_', '-')}", type=_field_type(item.name),
+            parser.add_argument(f"--{item.name.replace('_', '-')}", type=field_type(item.name),
                                 default=getattr(defaults, item.name))
     parser.add_argument("--init", nargs="+", default=["snn"], choices=NAMES)
     parser.add_argument("--seed", nargs="+", type=int, default=[0])
@@ -370,7 +369,7 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _field_type(name: str) -> type:
+def field_type(name: str) -> type:
     """The type of a :class:`Config` field (``int | None`` gives ``int``)."""
     annotation = next(str(item.type) for item in fields(Config) if item.name == name)
     return {"int": int, "float": float, "str": str}[annotation.split(" |")[0]]
@@ -398,7 +397,7 @@ def configs_from_args(args: argparse.Namespace) -> list[Config]:
         name, _, text = sweep.partition("=")
         name = name.replace("-", "_")
         if name not in values and name in {item.name for item in fields(Config)} and text:
-            values[name] = [_field_type(name)(v) for v in text.split(",")]
+            values[name] = [field_type(name)(v) for v in text.split(",")]
         else:
             raise ValueError(f"sweep must be NAME=V1,V2,… with NAME a config field not yet varied, got {sweep!r}")
     return grid(base, **values)
