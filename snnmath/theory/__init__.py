@@ -21,6 +21,8 @@ from .conv import PADDINGS, conv_variance_map, conv_variance_maps, tap_counts
 from .finite_width import (
     active_count_distribution,
     expected_depth_to_silence,
+    log_expected_depth_to_silence,
+    mean_active_rate,
     mean_square_interval,
     silence_probability,
     transition_matrix,
@@ -41,6 +43,7 @@ from .first_step import (
     fixed_points,
     gain_or_proposed,
     iterate_map,
+    largest_threshold,
     map_slope,
     saddle_node_gain,
     slope_at_fixed_point,
@@ -68,4 +71,5 @@ __all__ = [
     "multistep_gain", "quenched_depth_map", "quenched_fold", "quenched_rate_map", "saddle_node_gain",
     "silence_probability", "slope_at_fixed_point", "slopes_for_gain", "spike_probability", "stationary_rate",
     "surrogate_square_moment", "tap_counts", "transition_matrix", "variance_map", "weight_variance",
+    "largest_threshold", "log_expected_depth_to_silence", "mean_active_rate",
 ]

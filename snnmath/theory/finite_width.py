@@ -131,8 +131,35 @@ def expected_depth_to_silence(
     :math:`h = \sum_k q_k P(k \to 0)`, computed from the binomial probabilities of
     silence directly (accurate even where h is far below float64 epsilon), so the tail
     of the sum is :math:`P(K_L > 0)/h`. Returns ``(E[τ], log h)``; E[τ] is ``inf`` only
-    when it exceeds the float64 range (the natural log of the hazard stays finite).
+    when it exceeds the float64 range (the natural log of the hazard stays finite, and
+    :func:`log_expected_depth_to_silence` gives the log of E[τ] itself).
     """
+    head, tail, log_hazard = _depth_to_silence(n, theta, gain, input_variance, max_layers)
+    if tail == 0:
+        return head, log_hazard
+    with np.errstate(over="ignore"):
+        return float(head + tail * np.exp(-log_hazard)), log_hazard
+
+
+def log_expected_depth_to_silence(
+    n: int, theta: float, gain: float | None = None, input_variance: float = 1.0, max_layers: int = 100_000
+) -> float:
+    r"""Natural log of the expected depth to silence :math:`E[\tau]` of
+    :func:`expected_depth_to_silence`, finite also where E[τ] itself overflows float64:
+    :math:`\log E[\tau] = \log\big(S + P(K_L > 0)/h\big)` summed in log space, S the
+    sum over the layers before the geometric tail (``-inf`` when E[τ] = 0)."""
+    head, tail, log_hazard = _depth_to_silence(n, theta, gain, input_variance, max_layers)
+    with np.errstate(divide="ignore"):
+        if tail == 0:
+            return float(np.log(head))
+        return float(np.logaddexp(np.log(head), np.log(tail) - log_hazard))
+
+
+def _depth_to_silence(
+    n: int, theta: float, gain: float | None, input_variance: float, max_layers: int
+) -> tuple[float, float, float]:
+    """``(S, P(K_L > 0), log h)`` with E[τ] = S + P(K_L > 0)/h, L the layer from which the law
+    conditioned on survival is quasi-stationary; ``(E[τ], 0, 0)`` when the chain is silent first."""
     width = integer("n", n, low=1)
     th = real_scalar("theta", theta, low=0.0)
     layers = integer("max_layers", max_layers, low=1)
@@ -144,14 +171,24 @@ def expected_depth_to_silence(
     for _ in range(layers):
         alive = float(dist[1:].sum())
         if alive <= 0:
-            return expected, 0.0
+            return expected, 0.0, 0.0
         expected += alive
         previous, conditional = conditional, np.concatenate([[0.0], dist[1:] / alive])
         if np.abs(conditional - previous).sum() < 1e-13:
             p = spike_probability(th, np.arange(1, width + 1) * (step_gain / width))
             log_silence = scipy.stats.binom.logpmf(0, width, p)  # log P(k -> 0), no underflow
             log_hazard = float(scipy.special.logsumexp(log_silence, b=conditional[1:]))
-            with np.errstate(over="ignore"):
-                return float(expected - alive + alive * np.exp(-log_hazard)), log_hazard
+            return expected - alive, alive, log_hazard
         dist = dist @ step
     raise ValueError(f"max_layers={layers} was too few for the chain to reach its quasi-stationary law")
+
+
+def mean_active_rate(
+    n: int, theta: float, depth: int, gain: float | None = None, input_variance: float = 1.0
+) -> Array:
+    r"""The chain's mean firing rate :math:`E[K_l]/n` in layers 0..depth at t = 0 (the law of
+    :func:`active_count_distribution`); its wide limit is the mean-field rate
+    :math:`Q(\theta/\sqrt{V_l})`."""
+    width = integer("n", n, low=1)
+    counts = active_count_distribution(width, theta, depth, gain, input_variance)
+    return np.asarray(counts @ (np.arange(width + 1) / width), dtype=np.float64)

@@ -16,6 +16,7 @@ import numpy as np
 import scipy.integrate
 import scipy.special
 import scipy.stats
+import sympy as sp
 from numpy.typing import ArrayLike
 from scipy.optimize import brentq
 
@@ -167,3 +168,18 @@ def iterate_map(theta: float, gain: float, initial_variance: float, depth: int) 
     for layer in range(1, layers + 1):
         out[layer] = variance_map(out[layer - 1], th, c)
     return out
+
+
+def _threshold_of_fixed_point_gain() -> sp.Expr:
+    r"""The θ ≥ 0 that solves :math:`c = \theta^2/(x^2 Q(x))` (:func:`snnmath.symbolic.fixed_point_gain_of_ratio`)."""
+    roots = sp.solve(sp.Eq(sym.gain, sym.fixed_point_gain_of_ratio()), sym.theta)
+    return next(root for root in roots if root.subs({sym.x: 1, sym.gain: 1}).is_positive)
+
+
+def largest_threshold(gain: ArrayLike) -> Array:
+    r"""Largest threshold at which a fixed gain c = n·Var[w] still has a non-zero fixed point:
+    the θ where c meets the saddle-node gain, :math:`c_{sn}(\theta) = c`, i.e.
+    :math:`\theta = x_c\sqrt{c\,Q(x_c)}`. Above it only silence remains (the gain of an ANN
+    initialiser such as Kaiming's 2 does not depend on θ)."""
+    c = real_array("gain", gain, low=0.0, low_open=True)
+    return np.asarray(compiled(_threshold_of_fixed_point_gain, sym.x, sym.gain)(critical_ratio(), c), dtype=np.float64)
