@@ -38,6 +38,10 @@ u = sp.Symbol("u", real=True)
 """Membrane potential."""
 k = sp.Symbol("k", nonnegative=True, integer=True)
 """Number of active (spiking) inputs of a neuron."""
+current = sp.Symbol("h", real=True)
+"""Synaptic current :math:`h[t]` of one neuron (the kernel map over time)."""
+covariance = sp.Symbol("C", positive=True)
+"""An entry of the current covariance :math:`C_l(t, t')` (the kernel map over time)."""
 
 
 MOMENTS = sp.symbols("E_w E_s E_s2", real=True)
@@ -153,6 +157,25 @@ def weight_variance() -> sp.Expr:
     fixed = sp.Eq(V, membrane_variance_from_moments()[1])
     (solution,) = sp.solve(fixed, var_w)
     return solution
+
+
+@cache
+def kernel_map_first_step() -> sp.Expr:
+    r"""The kernel map :math:`C_{l+1} = c\,E_{h\sim\mathcal N(0, C_l)}[S(h)S(h)^\top]` at T = 1.
+
+    At t = 0 the LIF recurrence starts from :math:`u[-1] = s[-1] = 0`, so
+    :math:`u[0] = \beta\cdot 0 + h[0] - \theta\cdot 0 = h[0]` and :math:`S(h) = H(h[0]-\theta)`;
+    the 1 × 1 kernel is :math:`c\int H(h-\theta)^2\varphi_C(h)\,dh`, derived by integration.
+    Equal to :func:`variance_map` with V = C (:func:`kernel_map_is_variance_map`).
+    """
+    potential = beta * 0 + current - theta * 0
+    integrand = binary_square(sp.Heaviside(potential - theta) ** 2) * gaussian_density(covariance).subs(u, current)
+    return gain * sp.simplify(sp.integrate(integrand, (current, -sp.oo, sp.oo)))
+
+
+def kernel_map_is_variance_map() -> bool:
+    """Whether sympy proves :func:`kernel_map_first_step` equal to :func:`variance_map` (V = C)."""
+    return sp.simplify(kernel_map_first_step().subs(covariance, V) - variance_map()) == 0
 
 
 def kaiming_limit() -> sp.Expr:

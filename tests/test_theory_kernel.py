@@ -1,0 +1,102 @@
+"""snnmath.theory.kernel: the kernel map over time (input covariances, the PSD root, the T = 1
+case against the first-step map, replicas, errors)."""
+
+import numpy as np
+import pytest
+import scipy.stats
+import torch
+
+from snnmath import bands, theory
+from snnmath import symbolic as sym
+from snnmath.theory import kernel
+
+
+def test_the_kernel_map_at_one_step_is_the_variance_map_symbolically():
+    assert sym.kernel_map_is_variance_map()
+
+
+@pytest.mark.parametrize("kind", kernel.INPUTS)
+def test_input_covariances(kind):
+    c = kernel.input_covariance(kind, 4, variance=2.0, rate=0.3, gain=5.0)
+    expected = {"direct": 2.0 * np.ones((4, 4)), "fresh": 2.0 * np.eye(4),
+                "rate": 5.0 * (0.09 * np.ones((4, 4)) + 0.21 * np.eye(4))}[kind]
+    np.testing.assert_allclose(c, expected, rtol=1e-15)
+
+
+def test_covariance_root_repairs_rounding_and_refuses_a_non_covariance():
+    rank_one = np.ones((5, 5)) * 0.7
+    root = kernel.covariance_root(rank_one - 1e-13 * np.eye(5))  # negative eigenvalues from rounding
+    np.testing.assert_allclose(root @ root.T, rank_one, atol=1e-12)
+    with pytest.raises(ValueError, match="not positive semi-definite"):
+        kernel.covariance_root(np.array([[1.0, 2.0], [2.0, 1.0]]))
+    with pytest.raises(ValueError, match="symmetric"):
+        kernel.covariance_root(np.array([[1.0, 0.5], [0.2, 1.0]]))
+    with pytest.raises(ValueError, match="finite square"):
+        kernel.covariance_root(np.ones((2, 3)))
+
+
+@pytest.mark.parametrize("seed", range(3))
+@pytest.mark.parametrize(("variance", "theta"), [(1.0, 1.0), (0.5, 1.5), (2.0, 0.3)])
+def test_one_step_kernel_is_an_exact_binomial_fraction_of_the_first_step_rate(seed, variance, theta):
+    samples = 1 << 14
+    estimate = kernel.spike_kernel(np.array([[variance]]), 0.5, theta, samples, torch.Generator().manual_seed(seed))
+    p = float(theory.spike_probability(theta, variance))
+    lo, hi = scipy.stats.binom.interval(1 - bands.ALPHA, samples, p)
+    assert lo <= estimate[0, 0] * samples <= hi
+
+
+def test_one_step_kernel_band_rejects_a_five_percent_wrong_rate_at_2_18_samples():
+    """Power, computed exactly: with 2**18 samples a rate 5 % off lies outside the band of the true
+    one with probability above 0.999, and one seeded estimate is outside the wrong band."""
+    samples, p = 1 << 18, float(theory.spike_probability(1.0))
+    for wrong in (0.95 * p, 1.05 * p):
+        lo, hi = scipy.stats.binom.interval(1 - bands.ALPHA, samples, wrong)
+        accept = scipy.stats.binom.cdf(hi, samples, p) - scipy.stats.binom.cdf(lo - 1, samples, p)
+        assert accept < 1e-3
+        estimate = kernel.spike_kernel(np.array([[1.0]]), 0.5, 1.0, samples, torch.Generator().manual_seed(0))
+        assert not lo <= estimate[0, 0] * samples <= hi
+
+
+def test_the_kernel_depth_map_at_one_step_follows_the_variance_map():
+    """At T = 1 the replicas' mean rate follows Q(θ/√V_l) of the iterated first-step map, layer by layer,
+    within a t band from the replicas' spread (θ = 0.5: the target attracts, errors do not grow)."""
+    gain = float(theory.weight_variance(1, 0.5))
+    run = kernel.kernel_depth_map(gain, 0.5, 0.5, 1, 10, samples=1 << 15, replicas=8, seed=3)
+    variances = theory.iterate_map(0.5, gain, 1.0, 10)[:-1]
+    rates = theory.spike_probability(0.5, variances)
+    mean, half = bands.t_band(run.rates[:, :, 0], comparisons=10)
+    assert np.all(np.abs(mean - rates) <= half)
+
+
+def test_kernels_are_symmetric_with_the_rates_on_the_diagonal_and_replicas_reproducible():
+    a = kernel.kernel_depth_map(6.3, 0.9, 1.0, 6, 3, samples=4096, replicas=2, seed=5)
+    b = kernel.kernel_depth_map(6.3, 0.9, 1.0, 6, 3, samples=4096, replicas=2, seed=5)
+    np.testing.assert_array_equal(a.kernels, b.kernels)
+    np.testing.assert_array_equal(a.kernels, np.swapaxes(a.kernels, 2, 3))
+    assert a.rates.shape == (2, 3, 6) and a.rate.shape == (3, 6) and np.all(np.isfinite(a.spread))
+    assert np.all(a.kernels <= a.rates[..., :, None] + 1e-15)  # E[s s'] <= E[s]
+    assert not np.array_equal(a.kernels[0], a.kernels[1])  # replicas are independent
+
+
+def test_a_silent_input_stays_silent():
+    run = kernel.kernel_depth_map(6.3, 0.5, 1.0, 4, 3, input_variance=0.0, samples=1024, replicas=1)
+    assert np.all(run.kernels == 0) and np.all(np.isnan(run.spread))
+
+
+@pytest.mark.parametrize(
+    ("call", "message"),
+    [
+        (lambda: kernel.kernel_depth_map(0.0, 0.5, 1.0, 4, 2), "gain"),
+        (lambda: kernel.kernel_depth_map(5.0, 1.5, 1.0, 4, 2), "beta"),
+        (lambda: kernel.kernel_depth_map(5.0, 0.5, float("nan"), 4, 2), "theta"),
+        (lambda: kernel.kernel_depth_map(5.0, 0.5, 1.0, 0, 2), "steps"),
+        (lambda: kernel.kernel_depth_map(5.0, 0.5, 1.0, 4, 0), "depth"),
+        (lambda: kernel.kernel_depth_map(5.0, 0.5, 1.0, 4, 2, samples=1 << 25), "samples"),
+        (lambda: kernel.kernel_depth_map(5.0, 0.5, 1.0, 4, 2, input="poisson"), "input"),
+        (lambda: kernel.kernel_depth_map(5.0, 0.5, 1.0, 4, 2, input="rate"), "rate"),
+        (lambda: kernel.kernel_depth_map(5.0, 0.5, 1.0, 4, 2, input_variance=-1.0), "variance"),
+    ],
+)
+def test_bad_parameters_are_named(call, message):
+    with pytest.raises(ValueError, match=message):
+        call()
