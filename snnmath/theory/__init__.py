@@ -53,7 +53,9 @@ from .first_step import (
 )
 from .gradients import backward_gain, backward_profile, slopes_for_gain, surrogate_square_moment
 from .quenched import (
+    CIRCULATING_SCALES,
     QuenchedFixedPoint,
+    circulating_weight_variance,
     input_std_for_rate,
     multistep_gain,
     quenched_depth_map,
@@ -63,8 +65,9 @@ from .quenched import (
 from .stationary import stationary_rate
 
 __all__ = [
-    "PADDINGS", "FixedPoint", "QuenchedFixedPoint", "active_count_distribution", "backward_gain",
-    "backward_profile", "conv_variance_map", "conv_variance_maps", "critical_ratio", "critical_threshold",
+    "CIRCULATING_SCALES", "PADDINGS", "FixedPoint", "QuenchedFixedPoint", "active_count_distribution",
+    "backward_gain", "backward_profile", "circulating_weight_variance", "conv_variance_map", "conv_variance_maps",
+    "critical_ratio", "critical_threshold",
     "current_kurtosis", "expected_depth_to_silence", "first_layer_weight_variance", "first_spike_intensity",
     "fixed_points", "gain_or_proposed", "input_active_counts", "input_layer_rates", "input_spike_trains",
     "input_std_for_rate", "intensity_histogram", "iterate_map", "map_slope", "mean_square_interval",

@@ -3,22 +3,27 @@ r"""The quenched mean field over time: stationary rates with leak and reset.
 Each neuron's input is a quenched mean (fixed by its weights) plus a temporal fluctuation
 treated as white; the stationary rate of one neuron (:mod:`snnmath.theory.stationary`) closes
 a map on the first two moments of the rates over depth. It ignores temporal correlations of
-the spikes, which is why it holds at β = 0.5 but not at β = 0.9.
+the spikes, which is why it holds at β = 0.5 but not at β = 0.9. The module also evaluates the
+two leak-and-reset-aware scales of the fresh-input derivation that the mean field replaces
+(:func:`snnmath.theory.circulating_weight_variance`).
 """
 
 from __future__ import annotations
 
-from typing import NamedTuple
+from collections.abc import Callable
+from functools import cache
+from typing import Any, NamedTuple
 
 import numpy as np
 import scipy.integrate
 import scipy.special
 import scipy.stats
-from numpy.typing import NDArray
+from numpy.typing import ArrayLike, NDArray
 from scipy.optimize import brentq
 
-from .._validate import integer, real_scalar
-from ._common import Array
+from .. import symbolic as sym
+from .._validate import integer, real_array, real_scalar
+from ._common import Array, compile_expression, finite_result, thresholds
 from .first_step import spike_probability, weight_variance
 from .stationary import stationary_rate
 
@@ -164,3 +169,37 @@ def input_std_for_rate(rate: float, beta: float, theta: float) -> float:
     log_std = brentq(lambda x: float(stationary_rate(0.0, np.exp(x), b, th)) - target,
                      np.log(th * 1e-3), np.log(th * 1e3), xtol=1e-12)
     return float(np.exp(log_std))
+
+
+CIRCULATING_SCALES = tuple(sym.circulating_scales())
+"""Names of the leak-and-reset-aware scales of :func:`snnmath.symbolic.circulating_scales`."""
+
+
+@cache
+def _circulating_scale(name: str) -> Callable[..., Any]:
+    return compile_expression(sym.circulating_scales()[name], sym.n, sym.theta, sym.beta)
+
+
+def circulating_weight_variance(name: str, n: ArrayLike, theta: ArrayLike, beta: ArrayLike) -> Array:
+    r"""Weight variance of the leak-and-reset-aware scale ``name`` (one of ``CIRCULATING_SCALES``),
+    from :func:`snnmath.symbolic.circulating_scales`, with :math:`q = Q(\theta)`:
+
+    ``"phi"``, the stationary derivation's (:func:`snnmath.symbolic.leak_reset_weight_variance`),
+    :math:`\sigma_w^2 = \bigl(1 - \beta^2 - \theta^2 q(1-q) + 2\beta\theta\,\varphi(\theta)\bigr)/(n q)`;
+
+    ``"phi_over_p"``, the reference code's,
+    :math:`\sigma_w^2 = \bigl(1 - \beta^2 - \theta^2 q(1-q) + 2\beta\theta\,\varphi(\theta)/q\bigr)/(n q)`.
+
+    Broadcasts over ``n``, ``theta`` and ``beta``. The value is the formula's and may be
+    :math:`\le 0`, where the formula gives no scale; a ``ValueError`` where it overflows float64
+    (θ beyond about 37).
+    """
+    if not isinstance(name, str) or name not in CIRCULATING_SCALES:
+        raise ValueError(f"name must be one of {', '.join(map(repr, CIRCULATING_SCALES))}; got {name!r}")
+    fan_in = real_array("n", n, low=1.0)
+    if np.any(fan_in != np.round(fan_in)):
+        raise ValueError(f"n must be an integer >= 1, got {n!r}")
+    th = thresholds(theta)
+    b = real_array("beta", beta, low=0.0, high=1.0)
+    with np.errstate(over="ignore"):
+        return finite_result(_circulating_scale(name)(fan_in, th, b), "circulating_weight_variance")
