@@ -17,7 +17,7 @@ The rate of layer l at step t is :math:`K_l(t, t)`. At T = 1 the map is the firs
 :math:`V \mapsto c\,Q(\theta/\sqrt V)` (:func:`snnmath.symbolic.kernel_map_first_step`).
 
 The expectation is a Monte Carlo average over ``samples`` current sequences per layer, drawn
-as :math:`h = A z` with :math:`A A^\top = C` from the eigendecomposition of C. Spikes are
+as :math:`h = A z` with A the symmetric square root of C. Spikes are
 0/1, so :math:`S S^\top` counts coincidences exactly in float32 (up to 2²⁴ samples) and the
 only error is the sampling error. It compounds over depth where the map is nearly marginal,
 so :func:`kernel_depth_map` runs independent ``replicas`` of the whole map and reports their
@@ -26,7 +26,9 @@ spread at every layer, which measures the error of the map's output itself.
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass
+from typing import Any, NamedTuple
 
 import numpy as np
 import torch
@@ -35,6 +37,7 @@ from numpy.typing import NDArray
 from .._validate import integer, real_scalar
 from ..lif import lif_
 from ._common import Array
+from .first_step import spike_probability, weight_variance
 
 INPUTS = ("direct", "fresh", "rate")
 """Input kinds of layer 0 (see the module docstring)."""
@@ -68,7 +71,9 @@ def input_covariance(
 
 
 def covariance_root(covariance: Array) -> Array:
-    r"""A matrix A with :math:`A A^\top = C`, from the eigendecomposition of the symmetric C.
+    r"""The symmetric square root :math:`A = U\Lambda^{1/2}U^\top` of :math:`C = U\Lambda U^\top`, so
+    :math:`A A^\top = C`. It is continuous in C, so that the same noise z gives nearby currents
+    :math:`h = A z` for nearby covariances (what a fixed point over depth needs).
 
     Eigenvalues within rounding of zero (above ``-PSD_TOLERANCE`` times the largest) are set
     to 0; a clearly negative one raises ``ValueError``: C is not a covariance.
@@ -83,7 +88,7 @@ def covariance_root(covariance: Array) -> Array:
     if values.min(initial=0.0) < -PSD_TOLERANCE * scale:
         raise ValueError(f"covariance is not positive semi-definite: smallest eigenvalue {values.min():.3g}, "
                          f"largest {values.max():.3g}")
-    return vectors * np.sqrt(np.clip(values, 0.0, None))
+    return (vectors * np.sqrt(np.clip(values, 0.0, None))) @ vectors.T
 
 
 def spike_kernel(
@@ -165,3 +170,195 @@ def kernel_depth_map(
             kernels[replica, layer] = spike_kernel(covariance, b, th, m, generator)
             covariance = c * kernels[replica, layer]
     return KernelMap(kernels, m)
+
+
+# --- fixed points over depth and the leak-aware scale ---------------------------------------
+SILENT_RATE = 1e-4
+"""A time-averaged rate below this counts as silence when following a fixed point over depth."""
+
+
+class KernelFixedPoint(NamedTuple):
+    """Where the kernel map goes over depth at one gain, followed with common random numbers."""
+
+    kernel: Array
+    """The last kernel (T × T): the fixed point when ``converged``."""
+    rate: float
+    """Its time-averaged rate :math:`\\bar r = \\frac1T\\sum_t K(t, t)`."""
+    layers: int
+    """Layers iterated."""
+    converged: bool
+    """Whether :math:`\\bar r` settled (changed by less than ``tolerance`` times itself for 5 layers running)."""
+
+
+def kernel_fixed_point(
+    gain: float,
+    beta: float,
+    theta: float,
+    start: Array,
+    *,
+    samples: int = 1 << 15,
+    seed: int = 0,
+    max_layers: int = 400,
+    tolerance: float = 1e-4,
+) -> KernelFixedPoint:
+    r"""Iterate :math:`C \mapsto c\,K(C)` from the current covariance ``start`` until the
+    time-averaged rate settles, with the same standard-normal draws z at every layer.
+
+    With fixed z the Monte Carlo map is one deterministic map (the sample-average map), so the
+    iteration settles on its fixed point, within :math:`O(1/\sqrt{M})` of the exact one, instead of
+    wandering with fresh noise at every layer; with the symmetric square root
+    (:func:`covariance_root`) it is continuous in C. Silence (:data:`SILENT_RATE`) ends the iteration.
+    """
+    c = real_scalar("gain", gain, low=0.0, low_open=True)
+    b = real_scalar("beta", beta, low=0.0, high=1.0)
+    th = real_scalar("theta", theta, low=0.0)
+    m = integer("samples", samples, low=2, high=MAX_SAMPLES)
+    covariance = np.asarray(start, dtype=np.float64)
+    noise = _noise(covariance.shape[0], m, integer("seed", seed, low=0))
+    rate, quiet = np.inf, 0
+    for layer in range(1, integer("max_layers", max_layers, low=1) + 1):
+        kernel = _sample_kernel(covariance, b, th, noise)
+        previous, rate = rate, float(np.trace(kernel)) / kernel.shape[0]
+        quiet = quiet + 1 if abs(rate - previous) < tolerance * rate else 0
+        if rate < SILENT_RATE or quiet >= 5:
+            return KernelFixedPoint(kernel, rate, layer, True)
+        covariance = c * kernel
+    return KernelFixedPoint(kernel, rate, layer, False)
+
+
+def _sample_kernel(covariance: Array, beta: float, theta: float, noise: torch.Tensor) -> Array:
+    """:math:`S S^\\top / M` of the LIF spikes for currents ``covariance_root(covariance) @ noise``."""
+    potentials = torch.from_numpy(covariance_root(covariance)).to(torch.float32) @ noise
+    spikes = torch.empty_like(potentials)
+    lif_(potentials, spikes, beta, theta)
+    return (spikes @ spikes.T).double().numpy() / noise.shape[1]
+
+
+FOLD_MARGIN = 0.1
+"""Where the first-step rate lies below the fold, the default target is the rate held at
+``1 + FOLD_MARGIN`` times the fold gain (a 10 % margin against a gain that is too small)."""
+
+
+class LeakAwareScale(NamedTuple):
+    """The gain at which a time-averaged rate is a stable fixed point of the kernel map over depth."""
+
+    gain: float
+    """:math:`c = n\\,\\mathrm{Var}[w]`: the weight variance is ``gain / n``."""
+    rate: float
+    """The time-averaged rate over the window of T steps from rest that the gain holds."""
+    first_step_rate_held: bool
+    """Whether that is the first-step rate :math:`Q(\\theta)` (the default target); False where
+    :math:`Q(\\theta)` lies below the fold and the default fell back to the rate at
+    ``1 + FOLD_MARGIN`` times the fold gain."""
+    fold_gain: float
+    """The smallest gain that holds any non-silent stable fixed point (the fold)."""
+    fold_rate: float
+    """The time-averaged rate at the fold: no gain holds a lower rate stably."""
+    margin: float
+    """Distance from the fold, ``gain / fold_gain - 1``."""
+    contraction: float
+    """Leading eigenvalue (modulus) of the map's Jacobian at the fixed point, from the decay of a
+    perturbation of the rate over depth: below 1 is stable, and 1/(1 − it) layers is its depth scale."""
+
+
+def leak_aware_gain(
+    beta: float,
+    theta: float,
+    steps: int,
+    target_rate: float | None = None,
+    *,
+    samples: int = 1 << 15,
+    seed: int = 0,
+) -> LeakAwareScale:
+    r"""The gain that holds a time-averaged rate over a window of ``steps`` steps from rest as a
+    stable fixed point of the kernel map over depth, with the fold below it and the contraction at it.
+
+    The stable non-silent fixed points form an upper branch :math:`\bar r(c)` that rises with the
+    gain and ends at a fold :math:`(c_f, \bar r_f)`; below :math:`c_f` every layer falls silent.
+    The branch is followed down from :math:`c = 4/Q(\theta)` (continuation: each gain starts from
+    the fixed point of a larger one), the fold found by bisection in log gain to a relative 1e-3,
+    and :math:`\bar r(c) = \rho` solved by bisection to a relative 1e-4 in the gain.
+
+    ``target_rate`` None asks for the first-step rate :math:`Q(\theta)` where the branch holds it,
+    else for the rate at ``1 + FOLD_MARGIN`` times the fold gain (``first_step_rate_held`` says
+    which). An explicit target outside the branch's range is refused with a ``ValueError`` that
+    offers the range. Deterministic for a given ``samples`` and ``seed``.
+    """
+    b = real_scalar("beta", beta, low=0.0, high=1.0)
+    th = real_scalar("theta", theta, low=0.0, low_open=True)
+    t_steps = integer("steps", steps, low=1)
+    if target_rate is not None:
+        real_scalar("target_rate", target_rate, low=0.0, high=1.0, low_open=True)
+
+    def follow(c: float, start: Array) -> KernelFixedPoint:
+        return kernel_fixed_point(c, b, th, start, samples=samples, seed=seed)
+
+    high_gain = 4.0 * float(weight_variance(1, th))
+    high = follow(high_gain, input_covariance("direct", t_steps))
+    if not _alive(high):
+        raise ValueError(f"no stable non-silent fixed point at gain {high_gain:.4g} for beta={b}, theta={th}, "
+                         f"steps={t_steps}")
+    fold_gain, fold = _fold(follow, high_gain, high)
+    first_step = float(spike_probability(th))
+    held = target_rate is None and fold.rate <= first_step <= high.rate
+    if target_rate is None and not held:
+        margin_gain = (1 + FOLD_MARGIN) * fold_gain
+        rho = follow(margin_gain, margin_gain * fold.kernel).rate
+    else:
+        rho = first_step if target_rate is None else float(target_rate)
+    if not fold.rate <= rho <= high.rate:
+        raise ValueError(f"target_rate={rho:.4g} cannot be held stably at beta={b}, theta={th}, steps={t_steps}: "
+                         f"the rates held stably range from {fold.rate:.4g} (the fold, gain {fold_gain:.4g}) to "
+                         f"{high.rate:.4g} (gain {high_gain:.4g}); ask for a target_rate in that range")
+    low_gain, upper_gain, upper = fold_gain, high_gain, high
+    while upper_gain / low_gain - 1 > 1e-4:
+        mid = float(np.sqrt(low_gain * upper_gain))
+        point = follow(mid, mid * upper.kernel)
+        if _alive(point) and point.rate >= rho:
+            upper_gain, upper = mid, point
+        else:
+            low_gain = mid
+    contraction = _contraction(upper_gain, upper, b, th, samples, seed)
+    return LeakAwareScale(upper_gain, upper.rate, held, fold_gain, fold.rate, upper_gain / fold_gain - 1, contraction)
+
+
+def _alive(point: KernelFixedPoint) -> bool:
+    return point.converged and point.rate >= SILENT_RATE
+
+
+def _fold(follow: Any, gain: float, point: KernelFixedPoint) -> tuple[float, KernelFixedPoint]:
+    """Bisect (in log gain, to a relative 1e-3) for the smallest gain whose upper branch survives,
+    each gain starting from the fixed point of the smallest surviving gain so far."""
+    dead_gain = gain / 2
+    while _alive(candidate := follow(dead_gain, dead_gain * point.kernel)):
+        gain, point, dead_gain = dead_gain, candidate, dead_gain / 2
+        if dead_gain < 1e-6:
+            raise ValueError("the upper branch of fixed points reaches no fold above gain 1e-6")
+    while gain / dead_gain - 1 > 1e-3:
+        mid = float(np.sqrt(gain * dead_gain))
+        candidate = follow(mid, mid * point.kernel)
+        if _alive(candidate):
+            gain, point = mid, candidate
+        else:
+            dead_gain = mid
+    return gain, point
+
+
+def _contraction(gain: float, point: KernelFixedPoint, beta: float, theta: float, samples: int, seed: int,
+                 kick: float = 1.25, layers: int = 12) -> float:
+    """Leading eigenvalue modulus from how a rate perturbation (the fixed point's covariance
+    ×``kick``) decays over depth, with the fixed point's own draws: the median ratio of
+    successive deviations of the time-averaged rate from the fixed point's."""
+    noise = _noise(point.kernel.shape[0], samples, seed)
+    covariance, deviations = kick * gain * point.kernel, []
+    for _ in range(layers):
+        kernel = _sample_kernel(covariance, beta, theta, noise)
+        deviations.append(float(np.trace(kernel)) / kernel.shape[0] - point.rate)
+        covariance = gain * kernel
+    ratios = [abs(b / a) for a, b in itertools.pairwise(deviations) if abs(a) > 1e-3 * point.rate]
+    return float(np.median(ratios)) if ratios else float("nan")
+
+
+def _noise(steps: int, samples: int, seed: int) -> torch.Tensor:
+    """The standard-normal draws (steps × samples, float32) that a fixed point's iteration reuses."""
+    return torch.randn(steps, samples, generator=torch.Generator().manual_seed(seed), dtype=torch.float32)
