@@ -30,31 +30,41 @@ from .init import NAMES
 PROG = "snnmath"
 
 
-def scale(fan_in: int, threshold: float = 1.0, target_variance: float = 1.0) -> dict[str, Any]:
-    r"""The first-time-step weight scale of one layer, as printed by ``snnmath scale``.
+def scale(
+    fan_in: int, threshold: float = 1.0, target_variance: float = 1.0, beta: float | None = None,
+    steps: int | None = None,
+) -> dict[str, Any]:
+    r"""The weight scale of one layer, as printed by ``snnmath scale``.
 
-    Returns the inputs with ``spike_probability`` :math:`Q(\theta/\sqrt V)`, ``variance``
-    :math:`\mathrm{Var}[w] = V/(n\,Q(\theta/\sqrt V))`, ``std`` :math:`\sqrt{\mathrm{Var}[w]}`
-    and ``uniform_bound`` :math:`\sqrt{3\,\mathrm{Var}[w]}` (the bound of :func:`snnmath.init.snn_uniform_`).
+    Without ``beta``/``steps``: the first-time-step scale :math:`\mathrm{Var}[w] = V/(n\,Q(\theta/\sqrt V))`,
+    with ``spike_probability`` :math:`Q(\theta/\sqrt V)`. With both: the leak-aware scale
+    (:func:`snnmath.init.snn_variance`) for a window of ``steps`` steps from rest, with the rate it
+    holds, whether that is the first-step rate, the fold, the margin and the contraction
+    (:func:`snnmath.theory.leak_aware_scale`), and the input it assumes. Always ``variance``,
+    ``std`` :math:`\sqrt{\mathrm{Var}[w]}` and ``uniform_bound`` :math:`\sqrt{3\,\mathrm{Var}[w]}`
+    (the bound of :func:`snnmath.init.snn_uniform_`).
     """
     n = integer("--fan-in", fan_in, low=1)
     th = real_scalar("--threshold", threshold, low=0.0)
     v = real_scalar("--target-variance", target_variance, low=0.0, low_open=True)
-    variance = float(theory.weight_variance(n, th, v))
-    # Only the first time step's scale is verified. A multi-step gain exists
-    # (snnmath.theory.multistep_gain, quenched mean field), but the chapter "What happens
-    # after the first step" shows it only partly holds in simulation; it gets an option here
-    # (e.g. --beta) once a deep network is shown to keep its rate with it.
-    return {
-        "fan_in": n,
-        "threshold": th,
-        "target_variance": v,
-        "time_step": "first",
-        "spike_probability": float(theory.spike_probability(th, v)),
-        "variance": variance,
-        "std": math.sqrt(variance),
-        "uniform_bound": math.sqrt(3.0 * variance),
-    }
+    if (beta is None) != (steps is None):
+        raise ValueError("--beta and --steps go together: give both for the leak-aware scale, or neither")
+    result: dict[str, Any] = {"fan_in": n, "threshold": th}
+    if beta is None or steps is None:
+        variance = float(theory.weight_variance(n, th, v))
+        result |= {"target_variance": v, "time_step": "first",
+                   "spike_probability": float(theory.spike_probability(th, v))}
+    else:
+        if v != 1.0:
+            raise ValueError("--target-variance sets the first-step scale only; the leak-aware scale targets a rate")
+        b = real_scalar("--beta", beta, low=0.0, high=1.0)
+        t_steps = integer("--steps", steps, low=1)
+        leak = theory.leak_aware_scale(b, real_scalar("--threshold", th, low=0.0, low_open=True), t_steps)
+        variance = leak.gain / n
+        result |= {"beta": b, "steps": t_steps, "time_step": f"window of {t_steps} steps from rest",
+                   "input": "direct encoding: a constant current into the first LIF layer, from u = s = 0",
+                   "first_step_rate": float(theory.spike_probability(th)), **leak._asdict()}
+    return result | {"variance": variance, "std": math.sqrt(variance), "uniform_bound": math.sqrt(3.0 * variance)}
 
 
 def fixed_points(threshold: float = 1.0, gain: float | None = None) -> dict[str, Any]:
@@ -125,14 +135,28 @@ def _g(value: float) -> str:
 
 
 def _scale_text(r: dict[str, Any]) -> str:
-    return "\n".join([
-        f"Weight scale at the first time step for fan-in n = {r['fan_in']}, threshold θ = {_g(r['threshold'])}, "
-        f"target variance V = {_g(r['target_variance'])}:",
-        f"  P(u > θ) = Q(θ/√V)     {_g(r['spike_probability'])}",
-        f"  Var[w] = V/(n·P)       {_g(r['variance'])}",
-        f"  std[w]                 {_g(r['std'])}",
-        f"  uniform bound √(3Var)  {_g(r['uniform_bound'])}",
-    ])
+    if r["time_step"] == "first":
+        head = [
+            f"Weight scale at the first time step for fan-in n = {r['fan_in']}, threshold θ = {_g(r['threshold'])}, "
+            f"target variance V = {_g(r['target_variance'])}:",
+            f"  P(u > θ) = Q(θ/√V)     {_g(r['spike_probability'])}",
+            f"  Var[w] = V/(n·P)       {_g(r['variance'])}",
+        ]
+    else:
+        held = ("the first-step rate Q(θ)" if r["first_step_rate_held"] else
+                f"not Q(θ) = {_g(r['first_step_rate'])}, which lies below the fold; the rate at 1.1 × the fold gain")
+        head = [
+            f"Leak-aware weight scale for fan-in n = {r['fan_in']}, threshold θ = {_g(r['threshold'])}, "
+            f"leak β = {_g(r['beta'])}, {r['time_step']} ({r['input']}):",
+            f"  rate held (time mean)  {_g(r['rate'])} ({held})",
+            f"  gain c = n·Var[w]      {_g(r['gain'])}",
+            f"  fold (lowest stable)   gain {_g(r['fold_gain'])}, rate {_g(r['fold_rate'])}; margin "
+            f"{_g(100 * r['margin'])} %",
+            f"  contraction per layer  {_g(r['contraction'])}",
+            f"  Var[w] = c/n           {_g(r['variance'])}",
+        ]
+    tail = [f"  std[w]                 {_g(r['std'])}", f"  uniform bound √(3Var)  {_g(r['uniform_bound'])}"]
+    return "\n".join(head + tail)
 
 
 def _fixed_points_text(r: dict[str, Any]) -> str:
@@ -226,12 +250,18 @@ def parser() -> argparse.ArgumentParser:
         "scale",
         "weight std and variance of a layer",
         "Weight scale Var[w] = V/(n·Q(θ/√V)) of a layer with fan-in n, threshold θ and target membrane "
-        "variance V, at the first time step. (A scale for many time steps is not verified yet.)",
+        "variance V, at the first time step; with --beta and --steps, the leak-aware scale that holds a "
+        "time-averaged rate over that window as a stable fixed point of the kernel map over depth.",
     )
     p.add_argument("--fan-in", type=int, required=True, help="fan-in n: in_features, or in_channels·prod(kernel)")
     p.add_argument("--threshold", type=float, default=1.0, help="firing threshold θ (default 1)")
     p.add_argument("--target-variance", type=float, default=1.0, help="target membrane variance V (default 1)")
-    p.set_defaults(run=lambda a: scale(a.fan_in, a.threshold, a.target_variance), text=_scale_text)
+    p.add_argument("--beta", type=float, default=None,
+                   help="membrane decay β in [0, 1]: with --steps, the leak-aware scale (default: first step)")
+    p.add_argument("--steps", type=int, default=None,
+                   help="time steps T ≥ 1 of the window from rest, with --beta (tabulated: T = 10, 25, 100)")
+    p.set_defaults(run=lambda a: scale(a.fan_in, a.threshold, a.target_variance, a.beta, a.steps),
+                   text=_scale_text)
 
     p = command(
         "fixed-points",

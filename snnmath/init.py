@@ -114,16 +114,43 @@ def gain_normal_(tensor: torch.Tensor, gain: float, *, generator: torch.Generato
     return normal_with_variance_(tensor, c / fans(tensor)[0], generator=generator)
 
 
+def snn_variance(
+    fan_in: int, threshold: float = 1.0, target_variance: float = 1.0, *,
+    beta: float | None = None, steps: int | None = None,
+) -> float:
+    r"""The proposed weight variance of a layer with this fan-in n.
+
+    Without ``beta`` and ``steps``: the first-step scale :math:`V/(n\,Q(\theta/\sqrt V))`
+    (:func:`snnmath.theory.weight_variance`). With both: the leak-aware scale ``c/n``, c the gain
+    at which the kernel map over a window of ``steps`` steps from rest holds the first-step rate
+    :math:`Q(\theta)` as a stable fixed point over depth for leak ``beta``
+    (:func:`snnmath.theory.leak_aware_scale`; where no gain holds :math:`Q(\theta)`, the rate at
+    1.1 times the fold gain).
+    """
+    n = integer("fan_in", fan_in, low=1)
+    th = real_scalar("threshold", threshold, low=0.0)
+    if beta is None and steps is None:
+        return float(theory.weight_variance(n, th, target_variance))
+    if beta is None or steps is None:
+        raise ValueError("beta and steps go together: give both for the leak-aware scale, or neither")
+    if target_variance != 1.0:
+        raise ValueError("target_variance sets the first-step scale only; the leak-aware scale (beta, steps) "
+                         "targets a firing rate")
+    return theory.leak_aware_scale(beta, th, steps).gain / n
+
+
 def snn_normal_(
     tensor: torch.Tensor,
     threshold: float = 1.0,
     target_variance: float = 1.0,
     *,
+    beta: float | None = None,
+    steps: int | None = None,
     generator: torch.Generator | None = None,
 ) -> torch.Tensor:
-    r"""The proposed scale, normal: :math:`\mathrm{Var}[w] = V/(n\,Q(\theta/\sqrt V))`."""
-    th = real_scalar("threshold", threshold, low=0.0)
-    variance = float(theory.weight_variance(fans(tensor)[0], th, target_variance))
+    r"""The proposed scale, normal: :math:`\mathrm{Var}[w] = V/(n\,Q(\theta/\sqrt V))`, or with
+    ``beta`` and ``steps`` the leak-aware scale (:func:`snn_variance`)."""
+    variance = snn_variance(fans(tensor)[0], threshold, target_variance, beta=beta, steps=steps)
     return normal_with_variance_(tensor, variance, generator=generator)
 
 
@@ -132,12 +159,13 @@ def snn_uniform_(
     threshold: float = 1.0,
     target_variance: float = 1.0,
     *,
+    beta: float | None = None,
+    steps: int | None = None,
     generator: torch.Generator | None = None,
 ) -> torch.Tensor:
-    r"""The proposed scale, uniform: on :math:`\pm\sqrt{3\,\mathrm{Var}[w]}` with
-    :math:`\mathrm{Var}[w] = V/(n\,Q(\theta/\sqrt V))`, the variance of :func:`snn_normal_`."""
-    th = real_scalar("threshold", threshold, low=0.0)
-    variance = float(theory.weight_variance(fans(tensor)[0], th, target_variance))
+    r"""The proposed scale, uniform: on :math:`\pm\sqrt{3\,\mathrm{Var}[w]}` with the variance of
+    :func:`snn_normal_` (:func:`snn_variance`)."""
+    variance = snn_variance(fans(tensor)[0], threshold, target_variance, beta=beta, steps=steps)
     return uniform_with_variance_(tensor, variance, generator=generator)
 
 
@@ -190,12 +218,13 @@ class Scheme:
 
 
 def _snn_variance(n_in: int, n_out: int, threshold: float, beta: float) -> float:
-    return float(theory.weight_variance(n_in, threshold))
+    return snn_variance(n_in, threshold)
 
 
 SCHEMES: dict[str, Scheme] = {
-    "snn": Scheme(snn_normal_, ("threshold", "target_variance"), _snn_variance, "proposed"),
-    "snn_uniform": Scheme(snn_uniform_, ("threshold", "target_variance"), _snn_variance, "proposed (uniform)"),
+    "snn": Scheme(snn_normal_, ("threshold", "target_variance", "beta", "steps"), _snn_variance, "proposed"),
+    "snn_uniform": Scheme(snn_uniform_, ("threshold", "target_variance", "beta", "steps"), _snn_variance,
+                          "proposed (uniform)"),
     "kaiming": Scheme(kaiming_normal_, (), lambda n_in, n_out, th, b: 2.0 / n_in, "Kaiming"),
     "glorot": Scheme(glorot_normal_, (), lambda n_in, n_out, th, b: 2.0 / (n_in + n_out), "Glorot"),
     "pytorch": Scheme(pytorch_default_, (), lambda n_in, n_out, th, b: 1.0 / (3.0 * n_in), "PyTorch default"),
@@ -223,11 +252,16 @@ def variance_of(name: str, fan_in: int, fan_out: int, threshold: float = 1.0, be
     return _scheme(name).variance(n_in, n_out, threshold, beta)
 
 
-def for_threshold(name: str, threshold: float = 1.0, beta: float = 0.5) -> Initialiser:
+def for_threshold(name: str, threshold: float = 1.0, beta: float = 0.5, steps: int | None = None) -> Initialiser:
     """The initialiser ``name`` (one of :data:`NAMES`) as ``f(tensor, generator)``, for a
-    network with this threshold and leak."""
+    network with this threshold and leak; with ``steps``, the proposed scale is the leak-aware
+    one for that window (:func:`snn_variance`)."""
     scheme = _scheme(name)
-    params = {key: value for key, value in (("threshold", threshold), ("beta", beta)) if key in scheme.params}
+    params: dict[str, float | int] = {"threshold": threshold} if "threshold" in scheme.params else {}
+    if "steps" in scheme.params:
+        params |= {"beta": beta, "steps": steps} if steps is not None else {}
+    elif "beta" in scheme.params:
+        params["beta"] = beta
 
     def fill(tensor: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
         return scheme.fill(tensor, generator=generator, **params)
@@ -253,9 +287,10 @@ def apply_(
     Each weight is filled by the initialiser ``method`` (one of :data:`NAMES`) at its own
     fan-in n (``in_features``, or ``in_channels/groups · prod(kernel_size)``); for the
     default ``"snn"`` that is :math:`w \sim \mathcal N(0, V/(n\,Q(\theta/\sqrt V)))`.
-    ``params`` go to that initialiser: ``threshold`` and ``target_variance`` for
-    ``"snn"``/``"snn_uniform"``; ``threshold``, ``beta``, ``mean``, ``xi``, ``rate`` for
-    ``"fluctuation"``; none for ``"kaiming"``, ``"glorot"``, ``"pytorch"``. Biases are set
+    ``params`` go to that initialiser: ``threshold`` and ``target_variance``, or ``threshold``,
+    ``beta`` and ``steps`` for the leak-aware scale, for ``"snn"``/``"snn_uniform"``;
+    ``threshold``, ``beta``, ``mean``, ``xi``, ``rate`` for ``"fluctuation"``; none for ``"kaiming"``,
+    ``"glorot"``, ``"pytorch"``. Biases are set
     to zero unless ``zero_bias=False``, which leaves them as they are. Every other module
     (snnTorch neurons, normalisation, ``ConvTranspose``…) is left untouched; a weight that
     several layers share is drawn once.

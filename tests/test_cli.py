@@ -12,7 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from snnmath import cli
+from snnmath import cli, theory
+from snnmath.theory import kernel
 
 
 def tail(z: float) -> float:
@@ -150,3 +151,18 @@ def test_readme_shows_the_real_output(capsys):
     shown = readme.split(prompt, 1)[1].split("```", 1)[0]
     code, out, _ = run(capsys, "scale", "--fan-in", "784", "--threshold", "1")
     assert code == 0 and out == shown
+
+
+def test_scale_leak_aware_json_and_text(capsys, monkeypatch):
+    fake = kernel.LeakAwareScale(7.84, 0.2263, False, 6.0, 0.21, 0.3067, 0.9)
+    monkeypatch.setattr(theory, "leak_aware_scale", lambda beta, theta, steps: fake)
+    code, out, _ = run(capsys, "scale", "--fan-in", "784", "--threshold", "1", "--beta", "0.9", "--steps", "25",
+                       "--json")
+    result = strict_json(out)
+    assert code == 0 and result["variance"] == pytest.approx(0.01) and result["rate"] == 0.2263
+    assert result["beta"] == 0.9 and result["steps"] == 25 and not result["first_step_rate_held"]
+    assert "direct encoding" in result["input"]
+    code, text, _ = run(capsys, "scale", "--fan-in", "784", "--beta", "0.9", "--steps", "25")
+    assert code == 0 and "Leak-aware" in text and "below the fold" in text and "0.01" in text
+    code, _, err = run(capsys, "scale", "--fan-in", "784", "--beta", "0.9")
+    assert code == 2 and "--beta and --steps go together" in err

@@ -7,6 +7,7 @@ import scipy.stats
 import torch
 
 from snnmath import bands, init, theory
+from snnmath.theory import kernel
 
 ALPHA = bands.ALPHA
 
@@ -80,3 +81,19 @@ def test_dtype_device_and_generator_reproducibility():
 def test_bad_parameters_name_themselves(call, name):
     with pytest.raises(ValueError, match=rf"^{name} must"):
         call()
+
+
+def test_the_leak_aware_scale_through_the_initialisers(monkeypatch):
+    fake = kernel.LeakAwareScale(7.0, 0.16, True, 6.0, 0.1, 1 / 6, 0.8)
+    monkeypatch.setattr(theory, "leak_aware_scale", lambda beta, theta, steps: fake)
+    assert init.snn_variance(700, 1.0, beta=0.9, steps=25) == pytest.approx(0.01)
+    weight = init.snn_normal_(torch.empty(400, 700), 1.0, beta=0.9, steps=25,
+                              generator=torch.Generator().manual_seed(3))
+    assert variance_in_band(weight, 0.01)
+    net = torch.nn.Sequential(torch.nn.Linear(700, 300), torch.nn.Linear(300, 10))
+    init.apply_(net, "snn", threshold=1.0, beta=0.9, steps=25, generator=torch.Generator().manual_seed(4))
+    assert variance_in_band(net[0].weight.detach(), 7.0 / 700)
+    for call, message in [(lambda: init.snn_variance(10, beta=0.9), "beta and steps go together"),
+                          (lambda: init.snn_variance(10, target_variance=2.0, beta=0.9, steps=5), "target_variance")]:
+        with pytest.raises(ValueError, match=message):
+            call()

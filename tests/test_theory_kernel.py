@@ -100,3 +100,60 @@ def test_a_silent_input_stays_silent():
 def test_bad_parameters_are_named(call, message):
     with pytest.raises(ValueError, match=message):
         call()
+
+
+# --- fixed points over depth and the leak-aware scale ---------------------------------------
+
+SMALL = dict(samples=4096, seed=1)
+
+
+def test_the_leak_aware_gain_holds_its_rate_and_sits_above_its_fold():
+    scale = kernel.leak_aware_gain(0.5, 0.5, 4, **SMALL)
+    assert scale.first_step_rate_held and abs(scale.rate - float(theory.spike_probability(0.5))) < 0.01
+    assert scale.fold_gain < scale.gain and scale.fold_rate < scale.rate
+    assert scale.margin == pytest.approx(scale.gain / scale.fold_gain - 1)
+    assert 0 < scale.contraction < 1
+    # the same gain, iterated afresh from the input, settles on that rate; 2 % less gain holds less
+    start = kernel.input_covariance("direct", 4)
+    at = kernel.kernel_fixed_point(scale.gain, 0.5, 0.5, start, **SMALL)
+    below = kernel.kernel_fixed_point(0.98 * scale.gain, 0.5, 0.5, start, **SMALL)
+    assert at.converged and abs(at.rate - scale.rate) < 2e-3 and below.rate < at.rate
+    # below the fold the network falls silent
+    assert kernel.kernel_fixed_point(0.9 * scale.fold_gain, 0.5, 0.5, start, **SMALL).rate < kernel.SILENT_RATE
+
+
+def test_the_leak_aware_gain_is_deterministic():
+    assert kernel.leak_aware_gain(0.5, 0.5, 4, **SMALL) == kernel.leak_aware_gain(0.5, 0.5, 4, **SMALL)
+
+
+def test_a_target_outside_the_branch_is_refused_with_the_range_that_can_be_held():
+    with pytest.raises(ValueError, match=r"target_rate=0\.9 cannot be held stably .* range from"):
+        kernel.leak_aware_gain(0.5, 0.5, 4, 0.9, **SMALL)
+
+
+def test_at_one_step_the_leak_aware_gain_is_the_first_step_gain():
+    """T = 1: the kernel map is the variance map, which holds Q(θ) at c = 1/Q(θ) (V = 1) and has its
+    fold at the saddle-node gain."""
+    scale = kernel.leak_aware_gain(0.5, 0.5, 1, samples=1 << 16, seed=2)
+    assert scale.gain == pytest.approx(float(theory.weight_variance(1, 0.5)), rel=0.02)
+    assert scale.fold_gain == pytest.approx(float(theory.saddle_node_gain(0.5)), rel=0.02)
+
+
+def test_tabulated_entries_are_what_the_solver_gives(monkeypatch):
+    """Spot check of the shipped table: one cheap entry recomputed exactly (deterministic solver)."""
+    table = kernel._tabulated()
+    if not table:
+        pytest.skip("no tabulated leak-aware scales yet (scripts/leak_aware_table.py)")
+    (beta, theta, steps), row = min(table.items(), key=lambda item: item[0][2])
+    assert kernel.leak_aware_gain(beta, theta, steps) == row
+
+
+def test_leak_aware_scale_reads_the_table_and_computes_what_is_not_in_it(monkeypatch):
+    monkeypatch.setattr(kernel, "_tabulated", lambda: {(0.5, 0.5, 4): "tabulated"})
+    kernel.leak_aware_scale.cache_clear()
+    try:
+        assert kernel.leak_aware_scale(0.5, 0.5, 4) == "tabulated"
+        monkeypatch.setattr(kernel, "leak_aware_gain", lambda b, th, t: ("computed", b, th, t))
+        assert kernel.leak_aware_scale(0.5, 0.5, 3) == ("computed", 0.5, 0.5, 3)
+    finally:
+        kernel.leak_aware_scale.cache_clear()

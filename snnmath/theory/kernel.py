@@ -27,7 +27,10 @@ spread at every layer, which measures the error of the map's output itself.
 from __future__ import annotations
 
 import itertools
+import json
 from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
 from typing import Any, NamedTuple
 
 import numpy as np
@@ -362,3 +365,28 @@ def _contraction(gain: float, point: KernelFixedPoint, beta: float, theta: float
 def _noise(steps: int, samples: int, seed: int) -> torch.Tensor:
     """The standard-normal draws (steps × samples, float32) that a fixed point's iteration reuses."""
     return torch.randn(steps, samples, generator=torch.Generator().manual_seed(seed), dtype=torch.float32)
+
+
+TABLE = Path(__file__).resolve().parents[1] / "tables" / "leak_aware.json"
+"""The tabulated leak-aware scales (``scripts/leak_aware_table.py`` writes it, with provenance)."""
+
+
+@cache
+def _tabulated() -> dict[tuple[float, float, int], LeakAwareScale]:
+    if not TABLE.exists():
+        return {}
+    rows = json.loads(TABLE.read_text())["entries"]
+    return {(row["beta"], row["theta"], row["steps"]): LeakAwareScale(*(row[f] for f in LeakAwareScale._fields))
+            for row in rows}
+
+
+@cache
+def leak_aware_scale(beta: float, theta: float, steps: int) -> LeakAwareScale:
+    """:func:`leak_aware_gain` for its default target, read from :data:`TABLE` where (β, θ, T) is
+    tabulated (β ∈ {0.5, 0.8, 0.9, 0.95}, θ ∈ {0.5, 1}, T ∈ {10, 25, 100}), else computed with the
+    table's seed and sample count (deterministic; tens of seconds on a laptop's CPU, cached)."""
+    b = real_scalar("beta", beta, low=0.0, high=1.0)
+    th = real_scalar("theta", theta, low=0.0, low_open=True)
+    t_steps = integer("steps", steps, low=1)
+    found = _tabulated().get((b, th, t_steps))
+    return found if found is not None else leak_aware_gain(b, th, t_steps)
