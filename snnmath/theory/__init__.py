@@ -12,6 +12,7 @@ adds only validation and solvers. The topics, in the order of the book:
 :mod:`~snnmath.theory.first_layer`   the pixel-driven input layer
 :mod:`~snnmath.theory.stationary`    the stationary rate of one leaky, resetting neuron
 :mod:`~snnmath.theory.quenched`      the quenched mean field over time
+:mod:`~snnmath.theory.kernel`        the kernel map over time at infinite width; the leak-aware scale
 ==============================  ============================================================
 
 Every public function is also available here, as ``snnmath.theory.<name>``.
@@ -52,6 +53,17 @@ from .first_step import (
     weight_variance,
 )
 from .gradients import backward_gain, backward_profile, slopes_for_gain, surrogate_square_moment
+from .kernel import (
+    INPUTS,
+    KernelFixedPoint,
+    KernelMap,
+    LeakAwareScale,
+    input_covariance,
+    kernel_depth_map,
+    kernel_fixed_point,
+    leak_aware_gain,
+    leak_aware_scale,
+)
 from .quenched import (
     CIRCULATING_SCALES,
     QuenchedFixedPoint,
@@ -65,6 +77,8 @@ from .quenched import (
 from .stationary import stationary_rate
 
 __all__ = [
+    "INPUTS", "KernelFixedPoint", "KernelMap", "LeakAwareScale", "input_covariance", "kernel_depth_map",
+    "kernel_fixed_point", "leak_aware_gain", "leak_aware_scale",
     "CIRCULATING_SCALES", "PADDINGS", "FixedPoint", "QuenchedFixedPoint", "active_count_distribution",
     "backward_gain", "backward_profile", "circulating_weight_variance", "conv_variance_map", "conv_variance_maps",
     "critical_ratio", "critical_threshold",
