@@ -19,7 +19,7 @@ import scipy.integrate
 import scipy.special
 import scipy.stats
 from numpy.typing import ArrayLike, NDArray
-from scipy.optimize import brentq
+from scipy.optimize import brentq, least_squares, minimize_scalar
 
 from .. import symbolic as sym
 from .._validate import integer, real_array, real_scalar
@@ -93,8 +93,6 @@ def multistep_gain(beta: float, theta: float, target_rate: float | None = None) 
     :math:`(c, q_2)`; stability from the eigenvalues of the map's Jacobian in
     :math:`(E[r], E[r^2])` (central differences). The weight variance is ``gain / n``.
     """
-    from scipy.optimize import least_squares
-
     b = real_scalar("beta", beta, low=0.0, high=1.0)
     th = real_scalar("theta", theta, low=0.0, low_open=True)
     rho = float(spike_probability(th)) if target_rate is None else real_scalar(
@@ -139,8 +137,6 @@ def quenched_fold(beta: float, theta: float, rate_low: float, rate_high: float) 
     with an eigenvalue 1. Found by bounded Brent minimisation over ρ in ``[rate_low, rate_high]``,
     which must bracket the minimum (a ``ValueError`` says so when it lands on an end).
     """
-    from scipy.optimize import minimize_scalar
-
     lo = real_scalar("rate_low", rate_low, low=0.0, high=1.0, low_open=True)
     hi = real_scalar("rate_high", rate_high, low=lo, high=1.0, low_open=True)
     fit = minimize_scalar(lambda rho: multistep_gain(beta, theta, rho).gain, bounds=(lo, hi), method="bounded",
