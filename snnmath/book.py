@@ -74,3 +74,10 @@ def cobweb(ax: Axes, path: np.ndarray, **line: Any) -> None:
     ys = np.empty_like(xs)
     ys[0::2], ys[1::2] = path[:-1], path[1:]
     ax.plot(xs, ys, lw=0.8, **line)
+
+
+def glue_equations(name: str, *pairs: tuple[Any, Any], relation: Any = sp.Eq, tail: bool = False) -> None:
+    r"""Like :func:`glue_equation` for several relations ``lhs ~ rhs``, given as ``(lhs, rhs)`` pairs,
+    set side by side in one formula (separated by ``\qquad``), e.g. the two limits of one quantity."""
+    parts = [sym.latex(relation(lhs, sym.with_tail(rhs) if tail else rhs, evaluate=False)) for lhs, rhs in pairs]
+    glue(name, Math(r",\qquad ".join(parts)), display=False)

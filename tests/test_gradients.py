@@ -74,6 +74,46 @@ def test_zero_threshold_closed_form_matches_quadrature(name, slope, variance):
         float(sp.N(closed, 30)), rel=1e-10)
 
 
+@pytest.mark.parametrize("name", sym.SURROGATE_NAMES)
+@pytest.mark.parametrize(("slope", "variance"), [(0.05, 1.0), (0.5, 1e-3), (2.0, 0.5), (25.0, 2.0), (1e4, 100.0)])
+def test_zero_threshold_closed_form_in_theory_matches_high_precision(name, slope, variance):
+    value = float(theory.surrogate_square_moment_at_zero_threshold(slope, name, variance))
+    assert value == pytest.approx(reference_moment(name, 0.0, slope, variance), rel=1e-12)
+
+
+def test_zero_threshold_closed_form_broadcasts_and_refuses_what_it_cannot_resolve():
+    values = theory.surrogate_square_moment_at_zero_threshold(np.array([0.5, 2.0]), "fast_sigmoid", [[0.5], [1.0]])
+    assert values.shape == (2, 2)
+    assert values[1, 1] == pytest.approx(float(theory.surrogate_square_moment(0.0, 2.0, "fast_sigmoid")), rel=1e-12)
+    with pytest.raises(ValueError, match="^slope and variance"):
+        theory.surrogate_square_moment_at_zero_threshold(0.01, "arctan", 1e-3)  # exp(2e6) cancels: too many digits
+
+
+@pytest.mark.parametrize("name", sym.SURROGATE_NAMES)
+def test_limits_in_theory_are_the_symbolic_forms(name):
+    at = {sym.theta: 0.7, sym.slope: 3.0, sym.V: 1.5}
+    expected = [float(form.subs(at)) for form in sym.surrogate_square_limits(name)]
+    assert [float(value) for value in theory.surrogate_square_limits(0.7, 3.0, name, 1.5)] == pytest.approx(
+        expected, rel=1e-13)
+
+
+@pytest.mark.parametrize("name", sym.SURROGATE_NAMES)
+@pytest.mark.parametrize("theta", [0.0, 1.0, 2.5])
+def test_quadrature_approaches_both_limits(name, theta):
+    flat, _ = theory.surrogate_square_limits(theta, [1e-3, 1e-5], name)
+    _, sharp = theory.surrogate_square_limits(theta, [1e3, 1e5], name)
+    flat_ratio = theory.surrogate_square_moment(theta, [1e-3, 1e-5], name) / flat
+    sharp_ratio = theory.surrogate_square_moment(theta, [1e3, 1e5], name) / sharp
+    for ratio in (flat_ratio, sharp_ratio):
+        assert abs(ratio[1] - 1) < abs(ratio[0] - 1) and abs(ratio[1] - 1) < 1e-3
+
+
+def test_limits_broadcast():
+    flat, sharp = theory.surrogate_square_limits(np.array([0.5, 1.0]), np.array([[1.0], [2.0], [3.0]]))
+    assert flat.shape == sharp.shape == (3, 2)
+    assert flat[:, 0] == pytest.approx([0.25, 1.0, 2.25])  # α²/4 for the arctan, whatever θ
+
+
 # --- quadrature -------------------------------------------------------------------------
 @pytest.mark.parametrize("name", sym.SURROGATE_NAMES)
 @pytest.mark.parametrize(("theta", "slope", "variance"), [
@@ -165,6 +205,13 @@ def test_fast_sigmoid_gain_falls_with_slope():
     (lambda: theory.backward_profile(1.0, 2.0, "arctan", 5, input_variance=-1.0), "input_variance"),
     (lambda: theory.slopes_for_gain(1.0, slopes=(2.0, 1.0)), "slopes"),
     (lambda: theory.slopes_for_gain(1.0, target=0.0), "target"),
+    (lambda: theory.surrogate_square_limits(1.0, 0.0), "slope"),
+    (lambda: theory.surrogate_square_limits(-1.0, 2.0), "theta"),
+    (lambda: theory.surrogate_square_limits(1.0, 2.0, variance=0.0), "variance"),
+    (lambda: theory.surrogate_square_limits(1.0, 2.0, "relu"), "surrogate"),
+    (lambda: theory.surrogate_square_moment_at_zero_threshold(-2.0), "slope"),
+    (lambda: theory.surrogate_square_moment_at_zero_threshold(2.0, variance=0.0), "variance"),
+    (lambda: theory.surrogate_square_moment_at_zero_threshold(2.0, "relu"), "surrogate"),
 ])
 def test_bad_input_is_refused(call, message):
     with pytest.raises(ValueError, match=f"^{message}"):

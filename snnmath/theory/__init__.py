@@ -52,7 +52,14 @@ from .first_step import (
     variance_map,
     weight_variance,
 )
-from .gradients import backward_gain, backward_profile, slopes_for_gain, surrogate_square_moment
+from .gradients import (
+    backward_gain,
+    backward_profile,
+    slopes_for_gain,
+    surrogate_square_limits,
+    surrogate_square_moment,
+    surrogate_square_moment_at_zero_threshold,
+)
 from .kernel import (
     INPUTS,
     KernelFixedPoint,
@@ -87,6 +94,7 @@ __all__ = [
     "input_std_for_rate", "intensity_histogram", "iterate_map", "map_slope", "mean_square_interval",
     "multistep_gain", "quenched_depth_map", "quenched_fold", "quenched_rate_map", "saddle_node_gain",
     "silence_probability", "slope_at_fixed_point", "slopes_for_gain", "spike_probability", "stationary_rate",
-    "surrogate_square_moment", "tap_counts", "transition_matrix", "variance_map", "weight_variance",
+    "surrogate_square_limits", "surrogate_square_moment", "surrogate_square_moment_at_zero_threshold", "tap_counts",
+    "transition_matrix", "variance_map", "weight_variance",
     "largest_threshold", "log_expected_depth_to_silence", "mean_active_rate",
 ]

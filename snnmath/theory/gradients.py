@@ -11,7 +11,9 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from functools import cache
+from typing import Any
 
+import mpmath  # type: ignore[import-untyped]  # no stubs; only its workdps and mpf are used
 import numpy as np
 import scipy.integrate
 import scipy.special
@@ -22,7 +24,7 @@ from scipy.optimize import brentq
 
 from .. import symbolic as sym
 from .._validate import integer, real_array, real_scalar
-from ._common import Array, finite_result, thresholds
+from ._common import Array, compile_expression, finite_result, thresholds
 from .first_step import gain_or_proposed, iterate_map, weight_variance
 
 
@@ -154,3 +156,75 @@ def slopes_for_gain(
     roots += [brentq(lambda a: float(excess(a)), grid[i], grid[i + 1], xtol=1e-14, rtol=1e-12)
               for i in np.nonzero(signs[:-1] * signs[1:] < 0)[0]]
     return tuple(sorted(roots))
+
+
+@cache
+def _square_limits(name: str) -> tuple[Callable[..., Any], Callable[..., Any]]:
+    flat, sharp = sym.surrogate_square_limits(name)
+    return (compile_expression(flat, sym.theta, sym.slope, sym.V),
+            compile_expression(sharp, sym.theta, sym.slope, sym.V))
+
+
+def surrogate_square_limits(
+    theta: ArrayLike, slope: ArrayLike, surrogate: str = "arctan", variance: ArrayLike = 1.0
+) -> tuple[Array, Array]:
+    r"""``(flat, sharp)``: the leading behaviour of :math:`E[\sigma'(u-\theta)^2]`, :math:`u \sim
+    \mathcal N(0, V)`, for a flat (α → 0) and a sharp (α → ∞) surrogate
+    (:func:`snnmath.symbolic.surrogate_square_limits`),
+
+    .. math::
+        E[\sigma'^2] \sim \sigma'(0)^2 \quad (\alpha \to 0), \qquad
+        E[\sigma'^2] \sim \varphi_V(\theta) \int \sigma'(z)^2\,dz \quad (\alpha \to \infty),
+
+    evaluated at the given slopes: :math:`\alpha^2/4` and :math:`\alpha\,\varphi_V(\theta)/4` for the
+    arctan, 1 and :math:`2\varphi_V(\theta)/(3\alpha)` for the fast sigmoid.
+    :func:`surrogate_square_moment` over either tends to one in its limit. Broadcasts.
+    """
+    flat, sharp = _square_limits(_surrogate(surrogate))
+    th = thresholds(theta)
+    alpha = real_array("slope", slope, low=0.0, low_open=True)
+    var = real_array("variance", variance, low=0.0, low_open=True)
+    shape = np.broadcast(th, alpha, var).shape
+
+    def evaluate(form: Callable[..., Any]) -> Array:
+        return np.broadcast_to(np.asarray(form(th, alpha, var), dtype=np.float64), shape).copy()
+
+    return evaluate(flat), evaluate(sharp)
+
+
+@cache
+def _square_moment_at_zero_threshold(name: str) -> Callable[..., Any]:
+    return sp.lambdify((sym.slope, sym.V), sym.surrogate_square_moment_at_zero_threshold(name), modules="mpmath")
+
+
+def _at_converged_precision(form: Callable[..., Any], slope: float, variance: float) -> float:
+    r"""``form(slope, variance)`` by mpmath at 30, 60, 120, … digits until two successive values are
+    positive and agree to 1e-17 relative: the arctan's form subtracts nearly equal terms of size
+    :math:`\exp(2/(\pi^2V\alpha^2))`, so a flat surrogate needs many digits."""
+    previous, digits = None, 30
+    while digits <= 4000:
+        with mpmath.workdps(digits):
+            value = form(mpmath.mpf(slope), mpmath.mpf(variance))
+            if value > 0 and previous is not None and abs(value - previous) <= 1e-17 * value:
+                return float(value)
+        previous, digits = value, 2 * digits
+    raise ValueError(f"slope and variance give a closed form that 4000 digits do not resolve "
+                     f"(slope={slope!r}, variance={variance!r}); use surrogate_square_moment")
+
+
+def surrogate_square_moment_at_zero_threshold(
+    slope: ArrayLike, surrogate: str = "arctan", variance: ArrayLike = 1.0
+) -> Array:
+    r""":math:`E[\sigma'(u)^2]` for :math:`u \sim \mathcal N(0, V)` at θ = 0 from sympy's closed form
+    (:func:`snnmath.symbolic.surrogate_square_moment_at_zero_threshold`: erf and exp for the arctan,
+    a Meijer G function for the fast sigmoid), an independent route to :func:`surrogate_square_moment`
+    at θ = 0. Evaluated by mpmath (numpy has no Meijer G) at a working precision raised until the
+    value is stable, then rounded to float64; a ``ValueError`` where 4000 digits do not suffice (the
+    arctan with :math:`\alpha\sqrt V` below about 0.015). Broadcasts."""
+    form = _square_moment_at_zero_threshold(_surrogate(surrogate))
+    alpha = real_array("slope", slope, low=0.0, low_open=True)
+    var = real_array("variance", variance, low=0.0, low_open=True)
+    alpha, var = np.broadcast_arrays(alpha, var)
+    cases = zip(alpha.ravel(), var.ravel(), strict=True)
+    values = [_at_converged_precision(form, float(a), float(v)) for a, v in cases]
+    return np.asarray(values, dtype=np.float64).reshape(alpha.shape)
