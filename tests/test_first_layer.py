@@ -57,6 +57,23 @@ def test_first_spike_intensity_limits():
     assert sp.simplify(sym.silent_intensity() - sym.theta * (1 - sym.beta)) == 0
 
 
+def test_silent_intensity_in_theory_is_the_limit_of_the_first_spike_intensity():
+    betas = np.array([0.0, 0.5, 0.9, 1.0])
+    assert theory.silent_intensity(betas, 1.3) == pytest.approx(1.3 * (1 - betas), abs=1e-15)
+    late = theory.first_spike_intensity(betas[:-1], 1.3, 2000)
+    assert theory.silent_intensity(betas[:-1], 1.3) == pytest.approx(late, rel=1e-12)
+    assert theory.silent_intensity(np.array([0.5, 0.9]), [[1.0], [2.0]]).shape == (2, 2)
+    assert not np.signbit(theory.silent_intensity(1.0, 1.0))
+
+
+def test_paper_scale_current_variance_in_theory():
+    q = float(theory.spike_probability(1.0))
+    assert theory.paper_scale_current_variance([0.0, q / 2, q], 1.0) == pytest.approx([0.0, 0.5, 1.0], rel=1e-13)
+    n, rate = 784, 0.07  # the paper's scale times n · p0, as the current's variance E[I²] = n σ_w² p0
+    assert float(theory.paper_scale_current_variance(rate, 1.0)) == pytest.approx(
+        n * float(theory.weight_variance(n, 1.0)) * rate, rel=1e-13)
+
+
 def test_first_layer_scale_reduces_to_the_paper_at_gaussian_rate():
     gaussian_rate = sym.tail_probability(sym.theta / sp.sqrt(sym.V))  # inputs from N(0, V) potentials
     at_gaussian = sym.first_layer_weight_variance().subs(sym.mean_input_rate, gaussian_rate)
@@ -136,6 +153,10 @@ def test_kurtosis_of_constant_counts_is_gaussian():
         (lambda im: theory.first_layer_weight_variance(im, 0.5, 1.0, 3, 0.0, max_value=16), "^target_variance must"),
         (lambda im: theory.current_kurtosis([1.0, 2.0]), "^counts must"),
         (lambda im: theory.first_spike_intensity(0.5, 1.0, 0.5), "^step must"),
+        (lambda im: theory.silent_intensity(1.5, 1.0), "^beta must"),
+        (lambda im: theory.silent_intensity(0.5, -1.0), "^theta must"),
+        (lambda im: theory.paper_scale_current_variance(1.5, 1.0), "^rate must"),
+        (lambda im: theory.paper_scale_current_variance(0.1, -1.0), "^theta must"),
     ],
 )
 def test_bad_input_is_rejected(digits, call, message):

@@ -36,6 +36,8 @@ from .first_layer import (
     input_layer_rates,
     input_spike_trains,
     intensity_histogram,
+    paper_scale_current_variance,
+    silent_intensity,
 )
 from .first_step import (
     FixedPoint,
@@ -92,8 +94,9 @@ __all__ = [
     "current_kurtosis", "expected_depth_to_silence", "first_layer_weight_variance", "first_spike_intensity",
     "fixed_points", "gain_or_proposed", "input_active_counts", "input_layer_rates", "input_spike_trains",
     "input_std_for_rate", "intensity_histogram", "iterate_map", "map_slope", "mean_square_interval",
-    "multistep_gain", "quenched_depth_map", "quenched_fold", "quenched_rate_map", "saddle_node_gain",
-    "silence_probability", "slope_at_fixed_point", "slopes_for_gain", "spike_probability", "stationary_rate",
+    "multistep_gain", "paper_scale_current_variance", "quenched_depth_map", "quenched_fold", "quenched_rate_map",
+    "saddle_node_gain", "silence_probability", "silent_intensity", "slope_at_fixed_point", "slopes_for_gain",
+    "spike_probability", "stationary_rate",
     "surrogate_square_limits", "surrogate_square_moment", "surrogate_square_moment_at_zero_threshold", "tap_counts",
     "transition_matrix", "variance_map", "weight_variance",
     "largest_threshold", "log_expected_depth_to_silence", "mean_active_rate",

@@ -7,16 +7,19 @@ and so does the first-layer weight variance that hands the target variance to th
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from functools import cache
 from typing import Any
 
 import numpy as np
+import sympy as sp
 import torch
 from numpy.typing import ArrayLike, NDArray
 
 from .. import symbolic as sym
 from .._validate import integer, real_array, real_scalar
 from ..lif import lif_layer
-from ._common import Array, compiled, thresholds
+from ._common import Array, compile_expression, compiled, finite_result, thresholds
 
 _IMAGE_BLOCK = 4096
 """Images per block when counting levels (bounds the memory of per-image histograms)."""
@@ -149,3 +152,33 @@ def first_layer_weight_variance(
         raise ValueError(f"theta must be low enough for some pixel to drive its input neuron above it; "
                          f"theta={theta} leaves the input layer silent {when}, and no first-layer scale can help")
     return float(compiled(sym.first_layer_weight_variance, sym.V, sym.n, sym.mean_input_rate)(var, pixels, rate))
+
+
+def silent_intensity(beta: ArrayLike, theta: ArrayLike) -> Array:
+    r"""Intensity at or below which an input neuron never spikes,
+    :math:`\lim_{t\to\infty} x^*(t) = \theta(1-\beta)` (:func:`snnmath.symbolic.silent_intensity`):
+    the bound :math:`x/(1-\beta)` of the free potential reaching θ. At β = 1 it is 0, the limit of
+    θ/(t+1) too: a perfect integrator spikes for every x > 0. Broadcasts."""
+    b = real_array("beta", beta, low=0.0, high=1.0)
+    th = thresholds(theta)
+    value = compiled(sym.silent_intensity, sym.beta, sym.theta)(b, th) + 0.0  # + 0.0: no -0.0 at β = 1
+    return np.broadcast_to(np.asarray(value, dtype=np.float64), np.broadcast(b, th).shape).copy()
+
+
+def paper_scale_current_variance(rate: ArrayLike, theta: ArrayLike) -> Array:
+    r"""Current variance :math:`E[I_1[t]^2] = p_0[t]/Q(\theta)` that the paper's scale
+    :math:`1/(n\,Q(\theta))` hands to the first hidden layer when the input layer fires at rate
+    :math:`p_0[t]` (:func:`snnmath.symbolic.paper_scale_current_variance`); one only if
+    :math:`p_0[t] = Q(\theta)`. ``rate`` may be the per-step rates of :func:`input_layer_rates` or
+    their time average :math:`\bar p_0` (the variance pooled over the steps). Broadcasts."""
+    p = real_array("rate", rate, low=0.0, high=1.0)
+    th = thresholds(theta)
+    with np.errstate(over="ignore"):
+        return finite_result(_paper_scale_current_variance()(p, th), "paper_scale_current_variance")
+
+
+@cache
+def _paper_scale_current_variance() -> Callable[..., Any]:
+    rate = sp.Symbol("p", nonnegative=True)
+    form = sym.paper_scale_current_variance().subs(sym.input_rate[sym.step], rate)
+    return compile_expression(form, rate, sym.theta)
