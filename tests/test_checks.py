@@ -1,11 +1,10 @@
 """The chapters' checks: they pass for any seed when the theory is right (quick sizes,
 several seeds) and fail when the theory is wrong, so none of them is vacuous."""
 
-import numpy as np
 import pytest
 import torch
 
-from snnmath import bands, checks, theory
+from snnmath import checks, theory
 from snnmath.init import gain_normal_, variance_of
 from snnmath.simulate import simulate
 
@@ -52,28 +51,6 @@ def test_deep_chain_check_detects_a_wrong_chain():
 
 def test_kaiming_check():
     assert checks.kaiming_check().passed
-
-
-# --- stats ---------------------------------------------------------------------------
-def test_clopper_pearson_covers_and_is_exact_at_edges():
-    lo, hi = bands.clopper_pearson(0, 100, 0.05)
-    assert lo == 0 and 0 < hi < 0.05
-    lo, hi = bands.clopper_pearson(50, 100, 0.05)
-    assert lo < 0.5 < hi
-
-
-def test_central_interval_leaves_at_most_alpha_half_each_side():
-    pmf = np.array([0.1, 0.2, 0.4, 0.2, 0.1])
-    assert bands.central_interval(pmf, 0.19) == (0, 4)
-    assert bands.central_interval(pmf, 0.2) == (1, 3)
-    assert bands.central_interval(pmf, 0.61) == (2, 2)
-
-
-def test_bad_alpha_is_rejected():
-    with pytest.raises(ValueError, match="^alpha must"):
-        bands.z_value(0.0)
-    with pytest.raises(ValueError, match="^comparisons must"):
-        bands.z_value(0.1, 0)
 
 
 @pytest.mark.parametrize("seed", SEEDS)

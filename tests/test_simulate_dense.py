@@ -20,7 +20,6 @@ import pytest
 import torch
 
 from snnmath.init import snn_normal_
-from snnmath.lif import lif_layer
 from snnmath.simulate import Record, gaussian_currents, simulate
 
 snn = pytest.importorskip("snntorch")
@@ -139,19 +138,6 @@ def test_snntorch_semantics_assumed_above():
     spk, mem = neuron(torch.zeros(3, dtype=torch.float64), mem)
     assert mem.tolist() == [0.0, -1.0, 0.0] and spk.sum() == 0  # reset from the previous step
     assert snn.Leaky(beta=0.9).beta.dtype == torch.float32
-
-
-def test_lif_layer_matches_the_recurrence_and_leaves_currents_alone():
-    g = torch.Generator().manual_seed(0)
-    currents = gaussian_currents(6, 5, 7, generator=g)  # an expanded view, constant in time
-    before = currents.clone()
-    u, s = lif_layer(currents, 0.5, 1.0)
-    assert torch.equal(currents, before)
-    prev_u, prev_s = torch.zeros(5, 7), torch.zeros(5, 7)
-    for t in range(6):
-        prev_u = 0.5 * prev_u + currents[t] - 1.0 * prev_s
-        prev_s = (prev_u > 1.0).float()
-        assert torch.equal(u[t], prev_u) and torch.equal(s[t], prev_s)
 
 
 @pytest.mark.parametrize("dtype", [torch.float32, torch.float64])

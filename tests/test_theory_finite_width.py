@@ -42,3 +42,18 @@ def test_a_chain_silent_from_the_start_has_depth_zero():
     # layer 0 at 100 standard deviations below the threshold: Q underflows to exactly 0
     assert theory.expected_depth_to_silence(5, 1.0, gain=2.0, input_variance=1e-4) == (0.0, 0.0)
     assert theory.log_expected_depth_to_silence(5, 1.0, gain=2.0, input_variance=1e-4) == -math.inf
+
+
+def test_chain_rows_are_distributions_and_silence_absorbs():
+    step = theory.transition_matrix(50, 1.0)
+    assert np.allclose(step.sum(axis=1), 1.0, atol=1e-12)
+    assert step[0, 0] == 1.0
+    dist = theory.active_count_distribution(50, 1.0, 30)
+    assert np.all(np.diff(dist[:, 0]) >= -1e-15)  # P(silent) never decreases with depth
+    assert theory.silence_probability(50, 1.0, 30) == pytest.approx(dist[-1, 0])
+
+
+def test_chain_mean_approaches_mean_field_at_large_width():
+    dist = theory.active_count_distribution(3000, 1.0, 5)
+    mean_rate = dist @ (np.arange(3001) / 3000)
+    assert mean_rate[-1] == pytest.approx(float(theory.spike_probability(1.0)), rel=0.01)
