@@ -144,7 +144,8 @@ def _scale_text(r: dict[str, Any]) -> str:
         ]
     else:
         held = ("the first-step rate Q(θ)" if r["first_step_rate_held"] else
-                f"not Q(θ) = {_g(r['first_step_rate'])}, which lies below the fold; the rate at 1.1 × the fold gain")
+                f"not Q(θ) = {_g(r['first_step_rate'])}, which no gain 10 % above the fold holds; "
+                "the rate at 1.1 × the fold gain")
         head = [
             f"Leak-aware weight scale for fan-in n = {r['fan_in']}, threshold θ = {_g(r['threshold'])}, "
             f"leak β = {_g(r['beta'])}, {r['time_step']} ({r['input']}):",

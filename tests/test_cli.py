@@ -163,6 +163,6 @@ def test_scale_leak_aware_json_and_text(capsys, monkeypatch):
     assert result["beta"] == 0.9 and result["steps"] == 25 and not result["first_step_rate_held"]
     assert "direct encoding" in result["input"]
     code, text, _ = run(capsys, "scale", "--fan-in", "784", "--beta", "0.9", "--steps", "25")
-    assert code == 0 and "Leak-aware" in text and "below the fold" in text and "0.01" in text
+    assert code == 0 and "Leak-aware" in text and "10 % above the fold" in text and "0.01" in text
     code, _, err = run(capsys, "scale", "--fan-in", "784", "--beta", "0.9")
     assert code == 2 and "--beta and --steps go together" in err

@@ -238,8 +238,9 @@ def _sample_kernel(covariance: Array, beta: float, theta: float, noise: torch.Te
 
 
 FOLD_MARGIN = 0.1
-"""Where the first-step rate lies below the fold, the default target is the rate held at
-``1 + FOLD_MARGIN`` times the fold gain (a 10 % margin against a gain that is too small)."""
+"""The default target is the first-step rate only where a gain at least ``1 + FOLD_MARGIN`` times
+the fold gain holds it; else it is the rate held at that gain (a 10 % margin against a gain that
+is too small)."""
 
 
 class LeakAwareScale(NamedTuple):
@@ -251,8 +252,8 @@ class LeakAwareScale(NamedTuple):
     """The time-averaged rate over the window of T steps from rest that the gain holds."""
     first_step_rate_held: bool
     """Whether that is the first-step rate :math:`Q(\\theta)` (the default target); False where
-    :math:`Q(\\theta)` lies below the fold and the default fell back to the rate at
-    ``1 + FOLD_MARGIN`` times the fold gain."""
+    no gain ``FOLD_MARGIN`` or more above the fold holds :math:`Q(\\theta)` and the default fell
+    back to the rate at ``1 + FOLD_MARGIN`` times the fold gain."""
     fold_gain: float
     """The smallest gain that holds any non-silent stable fixed point (the fold)."""
     fold_rate: float
@@ -282,9 +283,11 @@ def leak_aware_gain(
     the fixed point of a larger one), the fold found by bisection in log gain to a relative 1e-3,
     and :math:`\bar r(c) = \rho` solved by bisection to a relative 1e-4 in the gain.
 
-    ``target_rate`` None asks for the first-step rate :math:`Q(\theta)` where the branch holds it,
-    else for the rate at ``1 + FOLD_MARGIN`` times the fold gain (``first_step_rate_held`` says
-    which). An explicit target outside the branch's range is refused with a ``ValueError`` that
+    ``target_rate`` None asks for the first-step rate :math:`Q(\theta)` where the branch holds it
+    at least ``FOLD_MARGIN`` above the fold gain, else for the rate at ``1 + FOLD_MARGIN`` times
+    the fold gain (``first_step_rate_held`` says which): near the fold the rate changes steeply
+    with the gain and a network settles only over very many layers, so a target there is useless
+    in practice. An explicit target outside the branch's range is refused with a ``ValueError`` that
     offers the range. Deterministic for a given ``samples`` and ``seed``.
     """
     b = real_scalar("beta", beta, low=0.0, high=1.0)
@@ -303,12 +306,13 @@ def leak_aware_gain(
                          f"steps={t_steps}")
     fold_gain, fold = _fold(follow, high_gain, high)
     first_step = float(spike_probability(th))
-    held = target_rate is None and fold.rate <= first_step <= high.rate
-    if target_rate is None and not held:
-        margin_gain = (1 + FOLD_MARGIN) * fold_gain
-        rho = follow(margin_gain, margin_gain * fold.kernel).rate
+    margin_gain = (1 + FOLD_MARGIN) * fold_gain
+    margin_rate = follow(margin_gain, margin_gain * fold.kernel).rate
+    held = target_rate is None and margin_rate <= first_step <= high.rate
+    if target_rate is None:
+        rho = first_step if held else margin_rate
     else:
-        rho = first_step if target_rate is None else float(target_rate)
+        rho = float(target_rate)
     if not fold.rate <= rho <= high.rate:
         raise ValueError(f"target_rate={rho:.4g} cannot be held stably at beta={b}, theta={th}, steps={t_steps}: "
                          f"the rates held stably range from {fold.rate:.4g} (the fold, gain {fold_gain:.4g}) to "
