@@ -40,7 +40,7 @@ def quenched_rate_map(
     :math:`m_i \sim \mathcal N(0, c\,E[r^2])`; around it the input fluctuates with variance
     :math:`c\,(E[r] - E[r^2])`, treated as fresh each step (presynaptic spikes taken as
     independent in time and across neurons: the approximation of this theory). Each neuron
-    then fires at :func:`~snnmath.stationary.stationary_rate` of its own (mean, std), and the layer's
+    then fires at :func:`~snnmath.theory.stationary_rate` of its own (mean, std), and the layer's
     :math:`(E[r], E[r^2])` follow by Gauss–Hermite quadrature over :math:`m_i`.
     """
     q1 = real_scalar("rate_mean", rate_mean, low=0.0, high=1.0)
@@ -149,7 +149,7 @@ def quenched_fold(beta: float, theta: float, rate_low: float, rate_high: float) 
 def input_std_for_rate(rate: float, beta: float, theta: float) -> float:
     r"""Standard deviation :math:`\sigma_0` of fresh i.i.d. :math:`\mathcal N(0, \sigma_0^2)` input
     currents at which a leaky, resetting neuron fires at ``rate``: the root of
-    :math:`r_\infty(0, \sigma_0; \beta, \theta) = \text{rate}` (:func:`~snnmath.stationary.stationary_rate`, increasing
+    :math:`r_\infty(0, \sigma_0; \beta, \theta) = \text{rate}` (:func:`~snnmath.theory.stationary_rate`, increasing
     in :math:`\sigma_0`), found on :math:`[10^{-3}\theta, 10^{3}\theta]` by Brent's method in
     :math:`\log\sigma_0`. The rate tends to 0 as :math:`\sigma_0 \to 0` and to 1/2 as
     :math:`\sigma_0 \to \infty` (for β < 1; a perfect integrator with zero-mean input never fires).
