@@ -231,7 +231,7 @@ SCHEMES: dict[str, Scheme] = {
     "fluctuation": Scheme(fluctuation_driven_, ("threshold", "beta", "mean", "xi", "rate"),
                           lambda n_in, n_out, th, b: fluctuation_moments(n_in, th, b)[1], "fluctuation-driven"),
 }
-"""The one registry of initialisers: every name :func:`apply_`, :func:`for_threshold`,
+"""The one registry of initialisers, with every name :func:`apply_`, :func:`for_threshold`,
 :func:`variance_of`, the command lines and the book know."""
 NAMES = tuple(SCHEMES)
 """The initialisers' names, in the registry's order."""

@@ -6,8 +6,8 @@ The neuron (snnTorch ``Leaky`` with the delayed subtractive reset):
     u[t] = \beta\,u[t-1] + I[t] - \theta\,s[t-1], \qquad s[t] = H(u[t] - \theta)
     \ (\text{strict}),\qquad u[-1] = s[-1] = 0,\qquad I[t] \overset{iid}{\sim} \mathcal N(\mu, \sigma^2),
 
-with :math:`\beta\in[0,1]` and :math:`\theta>0`. :func:`stationary_rate` returns the long-run
-fraction of steps with :math:`s = 1`; :func:`simulate_neurons` simulates the neuron directly.
+with :math:`\beta\in[0,1]` and :math:`\theta>0`. :func:`snnmath.theory.stationary_rate` returns the long-run
+fraction of steps with :math:`s = 1`; :func:`snnmath.simulate.simulate_neurons` simulates the neuron directly.
 
 Method (β < 1, σ > 0)
 ---------------------
