@@ -8,8 +8,10 @@ A correct theory fails a check with probability at most ``alpha``, whatever the 
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -555,3 +557,165 @@ def late_rate_check(
                          confirmed=bool(lo_claim <= low and high <= hi_claim),
                          ok=bool(high >= lo_claim and low <= hi_claim)))
     return Check(f"median late rate within a factor {f:g} of the target", all(r["ok"] for r in rows), rows)
+
+
+# --- the kernel over time: the infinite-width limit against finite networks ----------------------
+@dataclass
+class KernelRateRun:
+    """Time-averaged rates of independent deep networks (:func:`kernel_rate_run`)."""
+
+    beta: float
+    theta: float
+    gain: float
+    width: int
+    steps: int
+    input: str
+    """``"direct"`` (a constant unit-variance current) or ``"rate"`` (Bernoulli spikes through weights)."""
+    input_rate: float | None
+    step_rates: np.ndarray
+    """Shape ``(networks, depth, steps)``: each network's rate of each layer and step, over its samples."""
+
+    @property
+    def rates(self) -> np.ndarray:
+        """Shape ``(networks, depth)``: each network's rate of each layer averaged over the steps."""
+        return self.step_rates.mean(axis=2)
+
+
+def kernel_rate_run(
+    beta: float, theta: float, gain: float, *, width: int, depth: int, steps: int, networks: int, batch: int = 1,
+    input: str = "direct", input_rate: float | None = None, seed: int = 0,
+) -> KernelRateRun:
+    r"""``networks`` independent networks of ``depth`` layers with :math:`\mathrm{Var}[w] = c/n`, c = ``gain``,
+    from rest over ``steps`` steps. Layer 0 receives a constant :math:`\mathcal N(0, 1)` current per neuron
+    (``input="direct"``) or, with ``input="rate"``, Bernoulli(``input_rate``) spikes, fresh each step,
+    through an n × n Gaussian weight of the same gain drawn per network: the inputs whose covariance
+    :func:`snnmath.theory.input_covariance` gives.
+    """
+    c = real_scalar("gain", gain, low=0.0, low_open=True)
+    n, layers, t_steps = integer("width", width, low=1), integer("depth", depth, low=1), integer("steps", steps, low=1)
+    replicas, n_batch = integer("networks", networks, low=2), integer("batch", batch, low=1)
+    if input not in ("direct", "rate"):
+        raise ValueError(f"input must be 'direct' or 'rate', got {input!r}")
+    generator = torch.Generator().manual_seed(integer("seed", seed, low=0))
+    inputs = None
+    if input == "rate":
+        if input_rate is None:
+            raise ValueError("rate-coded input needs input_rate (the spike probability per step)")
+        p = real_scalar("input_rate", input_rate, low=0.0, high=1.0)
+        spikes = (torch.rand(t_steps, replicas, n_batch, n, generator=generator) < p).float()
+        weights = torch.empty(replicas, n, n)
+        for weight in weights:  # one (n, n) weight per network, fan-in n
+            gain_normal_(weight, c, generator=generator)
+        inputs = torch.einsum("trbj,rij->trbi", spikes, weights).reshape(t_steps, replicas * n_batch, n)
+    record = simulate(layers, n, steps=t_steps, batch=n_batch, networks=replicas, beta=beta, theta=theta,
+                      inputs=inputs, init=lambda w, g=None: gain_normal_(w, c, generator=g), generator=generator)
+    active = record.active.double().view(layers, t_steps, replicas, n_batch)  # network-major samples
+    step_rates = (active.mean(dim=3) / n).permute(2, 0, 1).numpy()
+    return KernelRateRun(beta, theta, c, n, t_steps, input, None if input == "direct" else p, step_rates)
+
+
+def deep_average(rates: np.ndarray) -> np.ndarray:
+    """The mean over the deeper half of the layers (the last axis), per replicate: ``rates[..., L//2:]``."""
+    return np.asarray(rates)[..., np.asarray(rates).shape[-1] // 2 :].mean(axis=-1)
+
+
+def kernel_rate_check(
+    run: KernelRateRun, theory_gain: float | None = None, *, gap: np.ndarray | float = 0.0,
+    samples: int = 1 << 15, replicas: int = 32, seed: int = 0, alpha: float = bands.ALPHA,
+) -> Check:
+    r"""The kernel map's time-averaged rate per layer, and averaged over the deeper half of the layers,
+    against the mean of ``run``'s independent networks.
+
+    A row passes when :math:`|\bar r_{\mathrm{sim}} - \bar r_{\mathrm{kernel}}|` is at most the sum of the
+    t bands of the networks and of the kernel map's independent replicas (:func:`snnmath.bands.t_band`, Bonferroni
+    over the depth + 1 comparisons, each side at ``alpha / 2``) and ``gap``: the finite-width gap allowed
+    at this width (one number, or depth + 1 numbers: per layer, then the deep average), since the kernel
+    map is the n → ∞ limit. ``theory_gain`` (default the simulated gain) is the gain given to the theory.
+    """
+    c = run.gain if theory_gain is None else real_scalar("theory_gain", theory_gain, low=0.0, low_open=True)
+    depth = run.rates.shape[1]
+    kernel = theory.kernel_depth_map(c, run.beta, run.theta, run.steps, depth, input=run.input,
+                                     input_rate=run.input_rate, samples=samples, replicas=replicas, seed=seed)
+    per_replica = kernel.rates.mean(axis=2)  # (replicas, depth): time-averaged
+    sim = np.column_stack([run.rates, deep_average(run.rates)])
+    theo = np.column_stack([per_replica, deep_average(per_replica)])
+    allowed = np.broadcast_to(np.asarray(gap, dtype=np.float64), (depth + 1,))
+    sim_mean, sim_half = bands.t_band(sim, alpha / 2, depth + 1)
+    theo_mean, theo_half = bands.t_band(theo, alpha / 2, depth + 1)
+    rows = []
+    for index in range(depth + 1):
+        difference = float(sim_mean[index] - theo_mean[index])
+        band = float(sim_half[index] + theo_half[index] + allowed[index])
+        rows.append(dict(layer=index if index < depth else "deep half", simulated=float(sim_mean[index]),
+                         kernel=float(theo_mean[index]), difference=difference, sim_band=float(sim_half[index]),
+                         kernel_band=float(theo_half[index]), gap=float(allowed[index]), band=band,
+                         ok=bool(abs(difference) <= band)))
+    return Check("kernel map against finite networks", all(r["ok"] for r in rows), rows)
+
+
+@dataclass
+class WidthGap:
+    """Simulation at one width against the kernel map (one stored point of the width study)."""
+
+    beta: float
+    width: int
+    networks: int
+    simulated: np.ndarray
+    """Mean time-averaged rate per layer over the networks, then the deep-half average (depth + 1)."""
+    simulated_se: np.ndarray
+    kernel: np.ndarray
+    """The kernel map's mean over its replicas, same layout."""
+    kernel_se: np.ndarray
+    rates: np.ndarray
+    """The networks' time-averaged rates, ``(networks, depth)``."""
+
+    @property
+    def gap(self) -> np.ndarray:
+        """Simulation minus kernel map."""
+        return self.simulated - self.kernel
+
+    @property
+    def gap_se(self) -> np.ndarray:
+        """Standard error of :attr:`gap` (networks and replicas independent)."""
+        return np.hypot(self.simulated_se, self.kernel_se)
+
+
+def _mean_se(rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    x = np.column_stack([rows, deep_average(rows)])
+    return x.mean(axis=0), x.std(axis=0, ddof=1) / np.sqrt(x.shape[0])
+
+
+def kernel_width_gaps(directory: str | Path) -> dict[tuple[float, int], WidthGap]:
+    """The stored width study (``scripts/kernel_width_study.py``): one :class:`WidthGap` per (β, n) present."""
+    folder = Path(directory)
+    kernels = {}
+    for path in sorted(folder.glob("kernel_beta*.json")):
+        data = json.loads(path.read_text())
+        kernels[data["beta"]] = _mean_se(np.asarray(data["time_averaged"]))
+    gaps = {}
+    for path in sorted(folder.glob("sim_beta*_n*.json")):
+        data = json.loads(path.read_text())
+        if data["beta"] not in kernels:
+            continue
+        rates = np.asarray(data["time_averaged"])
+        mean, se = _mean_se(rates)
+        gaps[data["beta"], data["width"]] = WidthGap(data["beta"], data["width"], data["networks"], mean, se,
+                                                    *kernels[data["beta"]], rates)
+    return dict(sorted(gaps.items()))
+
+
+def gap_order(widths: Sequence[int], gaps: Sequence[float], errors: Sequence[float]) -> tuple[float, float]:
+    r"""Least-squares slope of :math:`\log|g|` against :math:`\log n`, weighted by the relative errors
+    (:math:`\sigma_{\log|g|} \approx \sigma_g/|g|`), and its standard error: the gap falls as
+    :math:`n^{\text{slope}}` (−1 for 1/n, −1/2 for 1/√n). Needs three widths or more."""
+    n, g, e = (np.asarray(a, dtype=np.float64) for a in (widths, gaps, errors))
+    if n.size < 3:
+        raise ValueError("the order of the gap needs at least three widths")
+    weights = np.abs(g) / e
+    design = np.column_stack([np.ones_like(n), np.log(n)]) * weights[:, None]
+    coef, *_ = np.linalg.lstsq(design, np.log(np.abs(g)) * weights, rcond=None)
+    residual = np.log(np.abs(g)) - coef[0] - coef[1] * np.log(n)
+    dof = max(n.size - 2, 1)
+    scale = max(float(np.sum((residual * weights) ** 2) / dof), 1.0)  # never below the errors' own size
+    covariance = np.linalg.inv(design.T @ design) * scale
+    return float(coef[1]), float(np.sqrt(covariance[1, 1]))

@@ -72,6 +72,7 @@ from .kernel import (
     kernel_fixed_point,
     leak_aware_gain,
     leak_aware_scale,
+    quenched_rates,
 )
 from .quenched import (
     CIRCULATING_SCALES,
@@ -87,7 +88,7 @@ from .stationary import stationary_rate
 
 __all__ = [
     "INPUTS", "KernelFixedPoint", "KernelMap", "LeakAwareScale", "input_covariance", "kernel_depth_map",
-    "kernel_fixed_point", "leak_aware_gain", "leak_aware_scale",
+    "kernel_fixed_point", "leak_aware_gain", "leak_aware_scale", "quenched_rates",
     "CIRCULATING_SCALES", "PADDINGS", "FixedPoint", "QuenchedFixedPoint", "active_count_distribution",
     "backward_gain", "backward_profile", "circulating_weight_variance", "conv_variance_map", "conv_variance_maps",
     "critical_ratio", "critical_threshold",

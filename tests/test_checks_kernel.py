@@ -1,0 +1,65 @@
+"""snnmath.checks for the kernel chapter: finite networks against the kernel map, the stored width
+study, the order of the gap, and the power of the live check against a gain 5 % off."""
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from snnmath import checks, theory
+
+STUDY = Path(__file__).resolve().parents[1] / "results" / "kernel_width"
+# the live check of book/kernel.md, at its sizes and seeds
+WIDTH, NETWORKS, BATCH, DEPTH, STEPS, REPLICAS, SAMPLES = 2000, 48, 4, 20, 20, 32, 1 << 15
+
+
+def test_gap_order_recovers_the_exponent_of_a_power_law():
+    widths = np.array([250, 500, 1000, 2000, 4000])
+    for exponent in (-1.0, -0.5):
+        gaps = 0.3 * widths**exponent
+        slope, error = checks.gap_order(widths, gaps, 0.01 * gaps)
+        assert slope == pytest.approx(exponent, abs=1e-9) and error < 0.02
+    with pytest.raises(ValueError, match="three widths"):
+        checks.gap_order([250, 500], [0.1, 0.05], [0.01, 0.01])
+
+
+def test_rate_coded_input_fires_layer_0_at_the_kernel_maps_rate():
+    """Rate-coded input: Bernoulli spikes through an (n, n) weight per network (fan-in n, not n²)."""
+    gain, p = float(theory.weight_variance(1, 1.0)), float(theory.spike_probability(1.0))
+    run = checks.kernel_rate_run(0.5, 1.0, gain, width=400, depth=2, steps=8, networks=8, batch=2,
+                                 input="rate", input_rate=p, seed=3)
+    assert run.step_rates.shape == (8, 2, 8) and run.rates.shape == (8, 2)
+    check = checks.kernel_rate_check(run, samples=1 << 12, replicas=8, seed=1)
+    assert check.passed and 0.05 < check.rows[0]["simulated"] < 0.4
+
+
+def test_a_silent_theory_fails_the_check():
+    gain = float(theory.weight_variance(1, 1.0))
+    run = checks.kernel_rate_run(0.5, 1.0, gain, width=300, depth=3, steps=6, networks=24, seed=2)
+    assert not checks.kernel_rate_check(run, 0.05 * gain, samples=1 << 12, replicas=8).passed
+
+
+def test_the_stored_width_study_reads_back():
+    study = checks.kernel_width_gaps(STUDY)
+    if not study:
+        pytest.skip("no stored width study (scripts/kernel_width_study.py)")
+    for gap in study.values():
+        assert gap.rates.shape == (gap.networks, DEPTH) and gap.gap.shape == (DEPTH + 1,)
+        assert np.all(gap.gap_se > 0) and np.all(np.isfinite(gap.gap))
+
+
+@pytest.fixture(scope="module")
+def live_run():
+    if (0.9, WIDTH) not in checks.kernel_width_gaps(STUDY):
+        pytest.skip("the width study has no point at beta = 0.9, n = 2000 yet")
+    return checks.kernel_rate_run(0.9, 1.0, float(theory.weight_variance(1, 1.0)), width=WIDTH, depth=DEPTH,
+                                  steps=STEPS, networks=NETWORKS, batch=BATCH, seed=2000)
+
+
+@pytest.mark.parametrize("factor", [1.0, 0.95, 1.05])
+def test_the_chapters_live_check_passes_at_the_gain_and_fails_five_percent_off(live_run, factor):
+    """book/kernel.md's check at its size: the right gain passes, a gain 5 % too low or too high fails."""
+    gap = np.abs(checks.kernel_width_gaps(STUDY)[0.9, WIDTH].gap)
+    check = checks.kernel_rate_check(live_run, factor * live_run.gain, gap=gap, samples=SAMPLES,
+                                     replicas=REPLICAS, seed=90)
+    assert check.passed == (factor == 1.0)
