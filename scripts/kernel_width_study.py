@@ -73,11 +73,15 @@ def simulation_file(beta: float, width: int) -> dict:
     started = time.perf_counter()
     c, networks = gain(), NETWORKS[width]
     chunk = max(1, WEIGHT_ELEMENTS // (width * width))
+
+    def fill(weight: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
+        return init.gain_normal_(weight, c, generator=generator)
+
     per_network, per_step, seed = [], np.zeros((DEPTH, STEPS)), 10_000 * int(100 * beta) + width
     for first in range(0, networks, chunk):
         count = min(chunk, networks - first)
         record = simulate(DEPTH, width, steps=STEPS, batch=BATCH, networks=count, beta=beta, theta=THETA,
-                          init=lambda w, g=None: init.gain_normal_(w, c, generator=g),
+                          init=fill,
                           generator=torch.Generator().manual_seed(seed + 7919 * first))
         active = record.active.double().view(DEPTH, STEPS, count, BATCH)  # network-major samples
         per_network.append((active.mean(dim=(1, 3)) / width).numpy())  # (depth, count)

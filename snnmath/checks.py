@@ -607,8 +607,12 @@ def kernel_rate_run(
         for weight in weights:  # one (n, n) weight per network, fan-in n
             gain_normal_(weight, c, generator=generator)
         inputs = torch.einsum("trbj,rij->trbi", spikes, weights).reshape(t_steps, replicas * n_batch, n)
+
+    def fill(weight: torch.Tensor, g: torch.Generator | None = None) -> torch.Tensor:
+        return gain_normal_(weight, c, generator=g)
+
     record = simulate(layers, n, steps=t_steps, batch=n_batch, networks=replicas, beta=beta, theta=theta,
-                      inputs=inputs, init=lambda w, g=None: gain_normal_(w, c, generator=g), generator=generator)
+                      inputs=inputs, init=fill, generator=generator)
     active = record.active.double().view(layers, t_steps, replicas, n_batch)  # network-major samples
     step_rates = (active.mean(dim=3) / n).permute(2, 0, 1).numpy()
     return KernelRateRun(beta, theta, c, n, t_steps, input, None if input == "direct" else p, step_rates)
