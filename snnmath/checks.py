@@ -2,7 +2,7 @@
 table and the unit tests (which run the quick sizes over several seeds).
 
 Each check simulates, compares with :mod:`snnmath.theory` inside a band from
-:mod:`snnmath.stats`, and returns a :class:`Check`: a verdict plus the table behind it.
+:mod:`snnmath.bands`, and returns a :class:`Check`: a verdict plus the table behind it.
 A correct theory fails a check with probability at most ``alpha``, whatever the seed.
 """
 
@@ -268,7 +268,7 @@ def silence_depth_check(record: Record, width: int, theta: float, gain: float, a
 def conv_layer_check(record: ConvRecord, gain: float, alpha: float = bands.ALPHA, border_blind: bool = False) -> Check:
     r"""The per-position map of a convolutional stack at t = 0, one layer at a time, on independent networks.
 
-    ``record`` comes from :func:`snnmath.conv.simulate_conv` with Gaussian weights of gain
+    ``record`` comes from :func:`snnmath.simulate.simulate_conv` with Gaussian weights of gain
     c = n·Var[w] (n = C k²), ``networks`` of them and some ``probes``. The probe neuron of network r
     at position x of layer l ≥ 1 has :math:`K_r` active inputs in its receptive field (padded taps
     are silent); given the layer below its potential is exactly

@@ -4,16 +4,16 @@ No formula is typed here: each function evaluates an expression derived in ``sym
 its tail-stable form, :func:`snnmath.symbolic.stable`, compiled once by one shared helper) and
 adds only validation and solvers. The topics, in the order of the book:
 
-==============================  ============================================================
-:mod:`~snnmath.theory.first_step`    the variance map at t = 0, fixed points, the proposed scale
-:mod:`~snnmath.theory.finite_width`  the exact active-count chain at finite width
-:mod:`~snnmath.theory.gradients`     the backward gain of the surrogate derivatives
-:mod:`~snnmath.theory.conv`          convolutions: the per-position map and the border
-:mod:`~snnmath.theory.first_layer`   the pixel-driven input layer
-:mod:`~snnmath.theory.stationary`    the stationary rate of one leaky, resetting neuron
-:mod:`~snnmath.theory.quenched`      the quenched mean field over time
-:mod:`~snnmath.theory.kernel`        the kernel map over time at infinite width; the leak-aware scale
-==============================  ============================================================
+======================================  ==============================================================
+:mod:`~snnmath.theory.first_step`       the variance map at t = 0, fixed points, the proposed scale
+:mod:`~snnmath.theory.finite_width`     the exact active-count chain at finite width
+:mod:`~snnmath.theory.gradients`        the backward gain of the surrogate derivatives
+:mod:`~snnmath.theory.conv`             convolutions: the per-position map and the border
+:mod:`~snnmath.theory.first_layer`      the pixel-driven input layer
+:mod:`~snnmath.theory.stationary`       the stationary rate of one leaky, resetting neuron
+:mod:`~snnmath.theory.quenched`         the quenched mean field over time
+:mod:`~snnmath.theory.kernel`           the kernel map over time at infinite width; the leak-aware scale
+======================================  ==============================================================
 
 Every public function is also available here, as ``snnmath.theory.<name>``.
 """

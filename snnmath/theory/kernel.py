@@ -20,7 +20,7 @@ The expectation is a Monte Carlo average over ``samples`` current sequences per 
 as :math:`h = A z` with A the symmetric square root of C. Spikes are
 0/1, so :math:`S S^\top` counts coincidences exactly in float32 (up to 2²⁴ samples) and the
 only error is the sampling error. It compounds over depth where the map is nearly marginal,
-so :func:`kernel_depth_map` runs independent ``replicas`` of the whole map and reports their
+so :func:`snnmath.theory.kernel_depth_map` runs independent ``replicas`` of the whole map and reports their
 spread at every layer, which measures the error of the map's output itself.
 """
 
@@ -219,7 +219,7 @@ class KernelFixedPoint(NamedTuple):
     """Where the kernel map goes over depth at one gain, followed with common random numbers."""
 
     kernel: Array
-    """The last kernel (T × T): the fixed point when ``converged``."""
+    """The last kernel, T × T, which is the fixed point when ``converged``."""
     rate: float
     """Its time-averaged rate :math:`\\bar r = \\frac1T\\sum_t K(t, t)`."""
     layers: int
@@ -245,7 +245,7 @@ def kernel_fixed_point(
     With fixed z the Monte Carlo map is one deterministic map (the sample-average map), so the
     iteration settles on its fixed point, within :math:`O(1/\sqrt{M})` of the exact one, instead of
     wandering with fresh noise at every layer; with the symmetric square root
-    (:func:`covariance_root`) it is continuous in C. Silence (:data:`SILENT_RATE`) ends the iteration.
+    (``covariance_root``) it is continuous in C. Silence (a rate below ``SILENT_RATE``) ends the iteration.
     """
     c = real_scalar("gain", gain, low=0.0, low_open=True)
     b = real_scalar("beta", beta, low=0.0, high=1.0)
@@ -292,7 +292,7 @@ class LeakAwareScale(NamedTuple):
     fold_gain: float
     """The smallest gain that holds any non-silent stable fixed point (the fold)."""
     fold_rate: float
-    """The time-averaged rate at the fold: no gain holds a lower rate stably."""
+    """The time-averaged rate at the fold; no gain holds a lower rate stably."""
     margin: float
     """Distance from the fold, ``gain / fold_gain - 1``."""
     contraction: float
@@ -312,11 +312,14 @@ def leak_aware_gain(
     r"""The gain that holds a time-averaged rate over a window of ``steps`` steps from rest as a
     stable fixed point of the kernel map over depth, with the fold below it and the contraction at it.
 
-    The stable non-silent fixed points form an upper branch :math:`\bar r(c)` that rises with the
-    gain and ends at a fold :math:`(c_f, \bar r_f)`; below :math:`c_f` every layer falls silent.
-    The branch is followed down from :math:`c = 4/Q(\theta)` (continuation: each gain starts from
-    the fixed point of a larger one), the fold found by bisection in log gain to a relative 1e-3,
-    and :math:`\bar r(c) = \rho` solved by bisection to a relative 1e-4 in the gain.
+    At every gain the map is iterated from the input a network gets (a constant current of unit
+    variance into layer 0, direct encoding, from rest) to the fixed point it settles on, the one
+    a deep network reaches (the map can have several stable fixed points; continuation from
+    other gains can land on one the input never reaches). Its time-averaged rate
+    :math:`\bar r(c)` rises with the gain and the branch ends at a fold :math:`(c_f, \bar r_f)`,
+    below which the network falls silent. The fold is found by bisection in log gain below
+    :math:`c = 4/Q(\theta)` to a relative 1e-3, and :math:`\bar r(c) = \rho` by bisection to a
+    relative 1e-4 in the gain.
 
     ``target_rate`` None asks for the first-step rate :math:`Q(\theta)` where the branch holds it
     at least ``FOLD_MARGIN`` above the fold gain, else for the rate at ``1 + FOLD_MARGIN`` times
@@ -331,18 +334,19 @@ def leak_aware_gain(
     if target_rate is not None:
         real_scalar("target_rate", target_rate, low=0.0, high=1.0, low_open=True)
 
-    def follow(c: float, start: Array) -> KernelFixedPoint:
+    start = input_covariance("direct", t_steps)
+
+    def follow(c: float) -> KernelFixedPoint:
         return kernel_fixed_point(c, b, th, start, samples=samples, seed=seed)
 
     high_gain = 4.0 * float(weight_variance(1, th))
-    high = follow(high_gain, input_covariance("direct", t_steps))
+    high = follow(high_gain)
     if not _alive(high):
         raise ValueError(f"no stable non-silent fixed point at gain {high_gain:.4g} for beta={b}, theta={th}, "
                          f"steps={t_steps}")
     fold_gain, fold = _fold(follow, high_gain, high)
     first_step = float(spike_probability(th))
-    margin_gain = (1 + FOLD_MARGIN) * fold_gain
-    margin_rate = follow(margin_gain, margin_gain * fold.kernel).rate
+    margin_rate = follow((1 + FOLD_MARGIN) * fold_gain).rate
     held = target_rate is None and margin_rate <= first_step <= high.rate
     if target_rate is None:
         rho = first_step if held else margin_rate
@@ -355,7 +359,7 @@ def leak_aware_gain(
     low_gain, upper_gain, upper = fold_gain, high_gain, high
     while upper_gain / low_gain - 1 > 1e-4:
         mid = float(np.sqrt(low_gain * upper_gain))
-        point = follow(mid, mid * upper.kernel)
+        point = follow(mid)
         if _alive(point) and point.rate >= rho:
             upper_gain, upper = mid, point
         else:
@@ -369,16 +373,16 @@ def _alive(point: KernelFixedPoint) -> bool:
 
 
 def _fold(follow: Any, gain: float, point: KernelFixedPoint) -> tuple[float, KernelFixedPoint]:
-    """Bisect (in log gain, to a relative 1e-3) for the smallest gain whose upper branch survives,
-    each gain starting from the fixed point of the smallest surviving gain so far."""
+    """Bisect (in log gain, to a relative 1e-3) for the smallest gain at which the network, started
+    from its input, settles on a non-silent fixed point."""
     dead_gain = gain / 2
-    while _alive(candidate := follow(dead_gain, dead_gain * point.kernel)):
+    while _alive(candidate := follow(dead_gain)):
         gain, point, dead_gain = dead_gain, candidate, dead_gain / 2
         if dead_gain < 1e-6:
-            raise ValueError("the upper branch of fixed points reaches no fold above gain 1e-6")
+            raise ValueError("the fixed points reached from the input reach no fold above gain 1e-6")
     while gain / dead_gain - 1 > 1e-3:
         mid = float(np.sqrt(gain * dead_gain))
-        candidate = follow(mid, mid * point.kernel)
+        candidate = follow(mid)
         if _alive(candidate):
             gain, point = mid, candidate
         else:
@@ -421,7 +425,7 @@ def _tabulated() -> dict[tuple[float, float, int], LeakAwareScale]:
 
 @cache
 def leak_aware_scale(beta: float, theta: float, steps: int) -> LeakAwareScale:
-    """:func:`leak_aware_gain` for its default target, read from :data:`TABLE` where (β, θ, T) is
+    """:func:`snnmath.theory.leak_aware_gain` for its default target, read from the table ``TABLE`` where (β, θ, T) is
     tabulated (β ∈ {0.5, 0.8, 0.9, 0.95}, θ ∈ {0.5, 1}, T ∈ {10, 25, 100}), else computed with the
     table's seed and sample count (deterministic; tens of seconds on a laptop's CPU, cached)."""
     b = real_scalar("beta", beta, low=0.0, high=1.0)
