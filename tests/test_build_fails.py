@@ -1,6 +1,6 @@
 """A chapter whose assert fails must fail both the book build and the nbval run.
 
-A throwaway book with the project's own _config.yml is built in a temporary folder,
+A throwaway book with the project's own _config.yml (and its _ext/ extension) is built in a temporary folder,
 once with a passing chapter (the control) and once with a failing one.
 """
 
@@ -37,6 +37,7 @@ assert abs(theory - simulation) < 0.1, "theory and simulation disagree"
 def make_book(folder: Path, measured: float) -> Path:
     (folder / "book").mkdir(parents=True)
     shutil.copy(ROOT / "_config.yml", folder / "_config.yml")
+    shutil.copytree(ROOT / "_ext", folder / "_ext")  # the configuration's local extension (offline MathJax)
     shutil.copy(ROOT / "book" / "references.bib", folder / "book" / "references.bib")
     (folder / "_toc.yml").write_text("format: jb-book\nroot: book/chapter\n")
     (folder / "book" / "chapter.md").write_text(CHAPTER.format(measured=measured))
