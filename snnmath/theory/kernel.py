@@ -290,9 +290,10 @@ class LeakAwareScale(NamedTuple):
     no gain ``FOLD_MARGIN`` or more above the fold holds :math:`Q(\\theta)` and the default fell
     back to the rate at ``1 + FOLD_MARGIN`` times the fold gain."""
     fold_gain: float
-    """The smallest gain that holds any non-silent stable fixed point (the fold)."""
+    """The smallest gain at which the network, started from its input, settles on a non-silent
+    fixed point (the fold)."""
     fold_rate: float
-    """The time-averaged rate at the fold; no gain holds a lower rate stably."""
+    """The time-averaged rate at the fold; no gain holds a lower rate from that input."""
     margin: float
     """Distance from the fold, ``gain / fold_gain - 1``."""
     contraction: float
