@@ -38,8 +38,12 @@ def glue_equation(name: str, lhs: Any, rhs: Any, relation: Any = sp.Eq, tail: bo
     r"""Glue the relation ``lhs ~ rhs`` (``sympy.Eq`` by default), printed by :func:`snnmath.symbolic.latex`,
     under ``name`` for ``{glue:math}``; ``tail=True`` writes the normal tail as :math:`Q(z)`
     (:func:`snnmath.symbolic.with_tail`)."""
-    right = sym.with_tail(rhs) if tail else rhs
-    glue(name, Math(sym.latex(relation(lhs, right, evaluate=False))), display=False)
+    glue(name, Math(_relation(lhs, rhs, relation, tail)), display=False)
+
+
+def _relation(lhs: Any, rhs: Any, relation: Any, tail: bool) -> str:
+    """LaTeX of ``relation(lhs, rhs)``, unevaluated, with the normal tail as Q(z) when ``tail``."""
+    return sym.latex(relation(lhs, sym.with_tail(rhs) if tail else rhs, evaluate=False))
 
 
 def glue_numbers(**values: Any) -> None:
@@ -79,5 +83,5 @@ def cobweb(ax: Axes, path: np.ndarray, **line: Any) -> None:
 def glue_equations(name: str, *pairs: tuple[Any, Any], relation: Any = sp.Eq, tail: bool = False) -> None:
     r"""Like :func:`glue_equation` for several relations ``lhs ~ rhs``, given as ``(lhs, rhs)`` pairs,
     set side by side in one formula (separated by ``\qquad``), e.g. the two limits of one quantity."""
-    parts = [sym.latex(relation(lhs, sym.with_tail(rhs) if tail else rhs, evaluate=False)) for lhs, rhs in pairs]
+    parts = [_relation(lhs, rhs, relation, tail) for lhs, rhs in pairs]
     glue(name, Math(r",\qquad ".join(parts)), display=False)

@@ -100,13 +100,8 @@ def spike_kernel(
 ) -> Array:
     r"""Monte Carlo estimate of :math:`K = E[S(h) S(h)^\top]` for :math:`h \sim \mathcal N(0, C)`
     (T × T), from ``samples`` sequences run through the LIF recurrence of :mod:`snnmath.lif`."""
-    root = torch.from_numpy(covariance_root(covariance)).to(torch.float32)
-    t_steps = root.shape[0]
-    noise = torch.randn(t_steps, samples, generator=generator, dtype=torch.float32)
-    potentials = root @ noise
-    spikes = torch.empty_like(potentials)
-    lif_(potentials, spikes, beta, theta)
-    return (spikes @ spikes.T).double().numpy() / samples
+    noise = torch.randn(covariance.shape[0], samples, generator=generator, dtype=torch.float32)
+    return _sample_kernel(covariance, beta, theta, noise)
 
 
 @dataclass(frozen=True)
