@@ -163,12 +163,12 @@ def test_leak_aware_scale_reads_the_table_and_computes_what_is_not_in_it(monkeyp
 
 def test_quenched_rates_start_from_each_input_as_a_layer_below():
     gain, p = float(theory.weight_variance(1, 1.0)), float(theory.spike_probability(1.0))
-    fresh = kernel.quenched_rates(gain, 0.5, 1.0, 4, input="fresh", input_variance=2.0)
+    fresh = theory.quenched_rates(gain, 0.5, 1.0, 4, input="fresh", input_variance=2.0)
     np.testing.assert_allclose(fresh, theory.quenched_depth_map(gain, 0.5, 1.0, 3, input_std=2.0**0.5)[0])
-    rate = kernel.quenched_rates(gain, 0.5, 1.0, 2, input="rate", input_rate=p)
+    rate = theory.quenched_rates(gain, 0.5, 1.0, 2, input="rate", input_rate=p)
     q1, q2 = theory.quenched_rate_map(p, p * p, gain, 0.5, 1.0)  # Bernoulli(p) spikes: moments (p, p^2)
     assert rate[0] == q1 and rate[1] == theory.quenched_rate_map(q1, q2, gain, 0.5, 1.0)[0]
     with pytest.raises(ValueError, match="input_rate"):
-        kernel.quenched_rates(gain, 0.5, 1.0, 2, input="rate")
+        theory.quenched_rates(gain, 0.5, 1.0, 2, input="rate")
     with pytest.raises(ValueError, match="fresh part"):
-        kernel.quenched_rates(gain, 0.5, 1.0, 2, input="direct")
+        theory.quenched_rates(gain, 0.5, 1.0, 2, input="direct")

@@ -72,7 +72,6 @@ from .kernel import (
     kernel_fixed_point,
     leak_aware_gain,
     leak_aware_scale,
-    quenched_rates,
 )
 from .quenched import (
     CIRCULATING_SCALES,
@@ -83,6 +82,7 @@ from .quenched import (
     quenched_depth_map,
     quenched_fold,
     quenched_rate_map,
+    quenched_rates,
 )
 from .stationary import stationary_rate
 

@@ -199,3 +199,37 @@ def circulating_weight_variance(name: str, n: ArrayLike, theta: ArrayLike, beta:
     b = real_array("beta", beta, low=0.0, high=1.0)
     with np.errstate(over="ignore"):
         return finite_result(_circulating_scale(name)(fan_in, th, b), "circulating_weight_variance")
+
+
+def quenched_rates(
+    gain: float, beta: float, theta: float, depth: int, *, input: str = "rate", input_variance: float = 1.0,
+    input_rate: float | None = None,
+) -> NDArray[np.float64]:
+    r"""The quenched mean field's stationary rate :math:`E[r]` of layers 0 … depth−1 for the kernel map's
+    inputs (:func:`input_covariance`) that have a part fresh in time, to set beside the kernel map's late rates.
+
+    The quenched map (:func:`snnmath.theory.quenched_rate_map`) takes the moments :math:`(E[r], E[r^2])`
+    of the layer below, whose input is then :math:`m \sim \mathcal N(0, c\,E[r^2])` fixed in time plus a
+    fresh part of variance :math:`c\,(E[r] - E[r^2])`. Rate-coded input (``"rate"``: Bernoulli(p) spikes) is
+    such a layer with moments :math:`(p, p^2)`; fresh input (``"fresh"``) is
+    :func:`snnmath.theory.quenched_depth_map` with :math:`\sigma_0 = \sqrt V`. Direct input (a constant
+    current, no fresh part) is refused: the map's quadrature over :math:`m` assumes a rate smooth in m,
+    which a noiseless neuron's is not.
+    """
+    c = real_scalar("gain", gain, low=0.0, low_open=True)
+    layers = integer("depth", depth, low=1)
+    if input not in ("rate", "fresh"):
+        raise ValueError(f"input must be 'rate' or 'fresh' (an input with a fresh part), got {input!r}")
+    if input == "fresh":
+        return np.asarray(quenched_depth_map(c, beta, theta, layers - 1,
+                                             input_std=real_scalar("input_variance", input_variance,
+                                                                   low=0.0, low_open=True) ** 0.5)[0])
+    if input_rate is None:
+        raise ValueError("rate-coded input needs input_rate (the spike probability per step)")
+    q1 = real_scalar("input_rate", input_rate, low=0.0, high=1.0)
+    q2 = q1 * q1
+    rates = np.empty(layers)
+    for layer in range(layers):
+        q1, q2 = quenched_rate_map(q1, q2, c, beta, theta)
+        rates[layer] = q1
+    return rates
