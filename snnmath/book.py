@@ -28,7 +28,8 @@ STYLE = {
     "figure.constrained_layout.use": True,
 }
 
-INIT_COLOURS = {"snn": "C0", "kaiming": "C1", "glorot": "C2", "pytorch": "C3", "fluctuation": "C4", "snn_uniform": "C5"}
+INIT_COLOURS = {"snn": "C0", "kaiming": "C1", "glorot": "C2", "pytorch": "C3", "fluctuation": "C4", "snn_uniform": "C5",
+                "leak_aware": "C6"}
 """One colour per initialiser, the same in every figure."""
 INIT_LABELS = LABELS
 """One label per initialiser (:data:`snnmath.init.LABELS`), the same in every figure and table."""

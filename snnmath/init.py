@@ -11,6 +11,7 @@ optional keyword-only ``torch.Generator``, fills the tensor and returns it. The 
 ``glorot_normal_``         :math:`2/(n_{in}+n_{out})` (Glorot & Bengio 2010)
 ``pytorch_default_``       uniform on :math:`\pm 1/\sqrt{n_{in}}`, variance :math:`1/(3n_{in})`
 ``fluctuation_driven_``    Rossbroich, Gygax & Zenke (2022), see its docstring
+``leak_aware_normal_``     :math:`c/n_{in}`, c the leak-aware gain for leak β over T steps from rest
 =========================  =========================================================
 
 :func:`apply_` initialises every ``nn.Linear`` and ``nn.Conv1d/2d/3d`` of a model (an
@@ -169,6 +170,20 @@ def snn_uniform_(
     return uniform_with_variance_(tensor, variance, generator=generator)
 
 
+def leak_aware_normal_(
+    tensor: torch.Tensor,
+    threshold: float,
+    beta: float,
+    steps: int,
+    *,
+    generator: torch.Generator | None = None,
+) -> torch.Tensor:
+    r"""The leak-aware scale, normal: :math:`\mathrm{Var}[w] = c/n_{in}` with c the gain of
+    :func:`snnmath.theory.leak_aware_scale` for leak ``beta`` over a window of ``steps`` steps
+    from rest (:func:`snn_normal_` with ``beta`` and ``steps``)."""
+    return snn_normal_(tensor, threshold, beta=beta, steps=steps, generator=generator)
+
+
 def kaiming_normal_(tensor: torch.Tensor, *, generator: torch.Generator | None = None) -> torch.Tensor:
     r"""He et al. (2015), :math:`\mathrm{Var}[w] = 2/n_{in}`: ``torch.nn.init.kaiming_normal_`` (ReLU gain, fan-in)."""
     fans(tensor)
@@ -211,25 +226,35 @@ class Scheme:
     """The in-place initialiser, ``fill(tensor, **params, generator=None)``."""
     params: tuple[str, ...]
     """The keyword parameters ``fill`` takes besides ``tensor`` and ``generator``."""
-    variance: Callable[[int, int, float, float], float]
-    """Its weight variance ``variance(fan_in, fan_out, threshold, beta)``."""
+    variance: Callable[[int, int, float, float, int | None], float]
+    """Its weight variance ``variance(fan_in, fan_out, threshold, beta, steps)``."""
     label: str
     """How tables and figures name it."""
+    required: tuple[str, ...] = ()
+    """The parameters that have no default and must be given."""
 
 
-def _snn_variance(n_in: int, n_out: int, threshold: float, beta: float) -> float:
+def _snn_variance(n_in: int, n_out: int, threshold: float, beta: float, steps: int | None) -> float:
     return snn_variance(n_in, threshold)
+
+
+def _leak_aware_variance(n_in: int, n_out: int, threshold: float, beta: float, steps: int | None) -> float:
+    if steps is None:
+        raise ValueError("steps is required for the leak-aware scale (a window of that many steps from rest)")
+    return snn_variance(n_in, threshold, beta=beta, steps=steps)
 
 
 SCHEMES: dict[str, Scheme] = {
     "snn": Scheme(snn_normal_, ("threshold", "target_variance", "beta", "steps"), _snn_variance, "proposed"),
     "snn_uniform": Scheme(snn_uniform_, ("threshold", "target_variance", "beta", "steps"), _snn_variance,
                           "proposed (uniform)"),
-    "kaiming": Scheme(kaiming_normal_, (), lambda n_in, n_out, th, b: 2.0 / n_in, "Kaiming"),
-    "glorot": Scheme(glorot_normal_, (), lambda n_in, n_out, th, b: 2.0 / (n_in + n_out), "Glorot"),
-    "pytorch": Scheme(pytorch_default_, (), lambda n_in, n_out, th, b: 1.0 / (3.0 * n_in), "PyTorch default"),
+    "kaiming": Scheme(kaiming_normal_, (), lambda n_in, n_out, th, b, t: 2.0 / n_in, "Kaiming"),
+    "glorot": Scheme(glorot_normal_, (), lambda n_in, n_out, th, b, t: 2.0 / (n_in + n_out), "Glorot"),
+    "pytorch": Scheme(pytorch_default_, (), lambda n_in, n_out, th, b, t: 1.0 / (3.0 * n_in), "PyTorch default"),
     "fluctuation": Scheme(fluctuation_driven_, ("threshold", "beta", "mean", "xi", "rate"),
-                          lambda n_in, n_out, th, b: fluctuation_moments(n_in, th, b)[1], "fluctuation-driven"),
+                          lambda n_in, n_out, th, b, t: fluctuation_moments(n_in, th, b)[1], "fluctuation-driven"),
+    "leak_aware": Scheme(leak_aware_normal_, ("threshold", "beta", "steps"), _leak_aware_variance, "leak-aware",
+                         required=("threshold", "beta", "steps")),
 }
 """The one registry of initialisers, with every name :func:`apply_`, :func:`for_threshold`,
 :func:`variance_of`, the command lines and the book know."""
@@ -245,11 +270,14 @@ def _scheme(name: str, what: str = "name") -> Scheme:
     return SCHEMES[name]
 
 
-def variance_of(name: str, fan_in: int, fan_out: int, threshold: float = 1.0, beta: float = 0.5) -> float:
-    """Weight variance of the initialiser ``name`` (one of :data:`NAMES`) for a layer."""
+def variance_of(
+    name: str, fan_in: int, fan_out: int, threshold: float = 1.0, beta: float = 0.5, steps: int | None = None
+) -> float:
+    """Weight variance of the initialiser ``name`` (one of :data:`NAMES`) for a layer (``steps``: the
+    window of ``"leak_aware"``, which needs it; the others ignore it)."""
     n_in = integer("fan_in", fan_in, low=1)
     n_out = integer("fan_out", fan_out, low=1)
-    return _scheme(name).variance(n_in, n_out, threshold, beta)
+    return _scheme(name).variance(n_in, n_out, threshold, beta, steps)
 
 
 def for_threshold(name: str, threshold: float = 1.0, beta: float = 0.5, steps: int | None = None) -> Initialiser:
@@ -258,6 +286,8 @@ def for_threshold(name: str, threshold: float = 1.0, beta: float = 0.5, steps: i
     one for that window (:func:`snn_variance`)."""
     scheme = _scheme(name)
     params: dict[str, float | int] = {"threshold": threshold} if "threshold" in scheme.params else {}
+    if "steps" in scheme.required and steps is None:
+        raise ValueError(f"steps is required for {name!r}: the window of steps from rest its scale is for")
     if "steps" in scheme.params:
         params |= {"beta": beta, "steps": steps} if steps is not None else {}
     elif "beta" in scheme.params:
@@ -310,6 +340,9 @@ def apply_(
         if key not in takes:
             accepted = ", ".join(takes) if takes else "none"
             raise ValueError(f"{key} is not a parameter of method {method!r} (it takes: {accepted})")
+    missing = [key for key in scheme.required if key not in params]
+    if missing:
+        raise ValueError(f"method {method!r} needs {', '.join(missing)} (it takes: {', '.join(takes)})")
     layers = [layer for layer in module.modules() if isinstance(layer, LAYERS)]
     if not layers:
         raise ValueError(f"module has no nn.Linear or nn.Conv1d/2d/3d layer to initialise ({type(module).__name__})")

@@ -75,7 +75,8 @@ class Config:
     beta: float = 0.5
     theta: float = 1.0
     init: str = "snn"
-    """An initialiser of :data:`snnmath.init.NAMES`, applied at this ``theta`` (and ``beta``)."""
+    """An initialiser of :data:`snnmath.init.NAMES`, applied at this ``theta`` (and ``beta``; the leak-aware
+    scale also at this number of ``steps``)."""
     surrogate: str = "arctan"
     slope: float | None = None
     """The surrogate's slope, or None for snnTorch's default (2 for arctan, 25 for fast sigmoid)."""
@@ -155,6 +156,8 @@ def build_model(config: Config, image_shape: tuple[int, int], classes: int) -> S
     generator = torch.Generator().manual_seed(config.seed)
     if config.init == "fluctuation":
         apply_(model, config.init, generator=generator, threshold=config.theta, beta=config.beta)
+    elif config.init == "leak_aware":
+        apply_(model, config.init, generator=generator, threshold=config.theta, beta=config.beta, steps=config.steps)
     elif config.init in ("snn", "snn_uniform"):
         apply_(model, config.init, generator=generator, threshold=config.theta)
     else:

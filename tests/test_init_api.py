@@ -72,12 +72,30 @@ def test_snn_uniform_conv_fan_in_is_channels_times_kernel():
 def test_apply_uses_each_layers_fan_in(method):
     model = nn.Sequential(nn.Linear(500, 400), nn.ReLU(), nn.Linear(400, 300))
     params = {"threshold": 1.5} if method in ("snn", "snn_uniform", "fluctuation") else {}
+    params |= {"threshold": 1.0, "beta": 0.9, "steps": 10} if method == "leak_aware" else {}
     init.apply_(model, method, generator=seeded(2), **params)
     for layer in (model[0], model[2]):
         fan_in, fan_out = layer.in_features, layer.out_features
-        variance = init.variance_of(method, fan_in, fan_out, threshold=1.5, beta=0.5)
+        variance = init.variance_of(method, fan_in, fan_out, **({"threshold": 1.5, "beta": 0.5} | params))
         assert variance_ok(method, layer.weight, variance), (method, fan_in)
         assert torch.count_nonzero(layer.bias) == 0
+
+
+def test_leak_aware_needs_its_window():
+    with pytest.raises(ValueError, match="needs beta, steps"):
+        init.apply_(nn.Linear(10, 10), "leak_aware", threshold=1.0)
+    with pytest.raises(ValueError, match="steps is required"):
+        init.for_threshold("leak_aware", 1.0, 0.9)
+    with pytest.raises(ValueError, match="steps is required"):
+        init.variance_of("leak_aware", 10, 10, 1.0, 0.9)
+
+
+def test_leak_aware_is_the_snn_scale_with_beta_and_steps():
+    expected = init.snn_variance(400, 1.0, beta=0.9, steps=10)
+    assert init.variance_of("leak_aware", 400, 100, 1.0, 0.9, steps=10) == expected
+    a = init.leak_aware_normal_(torch.empty(50, 400), 1.0, 0.9, 10, generator=seeded(5))
+    b = init.snn_normal_(torch.empty(50, 400), 1.0, beta=0.9, steps=10, generator=seeded(5))
+    assert torch.equal(a, b)
 
 
 def test_apply_target_variance_is_passed_through():
