@@ -8,6 +8,8 @@ derived here, at a family-wise false-alarm probability ``alpha`` (default
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 import scipy.stats
 from numpy.typing import ArrayLike, NDArray
@@ -136,3 +138,35 @@ def median_interval(
         raise ValueError(f"samples must hold at least {need} replicates along axis 0 for alpha/comparisons = {a:g}, "
                          f"got {replicates}")
     return x[k], x[replicates - 1 - k]
+
+
+@dataclass(frozen=True)
+class SignTest:
+    """The outcome of :func:`sign_test`."""
+
+    wins: int
+    """Pairs in which the first value is larger."""
+    losses: int
+    """Pairs in which the second value is larger."""
+    ties: int
+    """Pairs with equal values (left out of the test)."""
+    p_value: float
+    """One-sided exact p-value, :math:`P(\\mathrm{Bin}(m, \\tfrac12) \\ge \\text{wins})` with m untied pairs."""
+    smallest_p: float
+    """The smallest p-value these m untied pairs can give, :math:`2^{-m}` (1 when m = 0)."""
+
+
+def sign_test(first: ArrayLike, second: ArrayLike) -> SignTest:
+    r"""Exact one-sided sign test that ``first`` tends to exceed ``second``, paired element by element.
+
+    Assumes only that the pairs are independent and, under the null hypothesis, that each
+    untied pair is as likely to go one way as the other; ties are dropped. With m untied pairs
+    and W wins, :math:`p = P(\mathrm{Bin}(m, \tfrac12) \ge W)`, at least :math:`2^{-m}`.
+    """
+    a, b = np.asarray(first, dtype=np.float64), np.asarray(second, dtype=np.float64)
+    if a.shape != b.shape or a.ndim != 1 or not (np.all(np.isfinite(a)) and np.all(np.isfinite(b))):
+        raise ValueError(f"first and second must be finite 1-d arrays of one length, got shapes {a.shape}, {b.shape}")
+    wins, losses = int(np.sum(a > b)), int(np.sum(a < b))
+    untied = wins + losses
+    p_value = float(scipy.stats.binom.sf(wins - 1, untied, 0.5)) if untied else 1.0
+    return SignTest(wins, losses, len(a) - untied, p_value, 0.5**untied if untied else 1.0)

@@ -41,3 +41,29 @@ def test_t_band_covers_the_mean_of_normal_replicates(seed):
 def test_median_interval_is_an_order_statistic_interval():
     lo, hi = bands.median_interval(np.arange(101.0), 1e-3)
     assert lo < 50 < hi and lo == int(lo) and hi == int(hi)
+
+
+def test_sign_test_is_the_exact_binomial_tail():
+    result = bands.sign_test([3, 2, 5, 1, 4, 2], [1, 1, 1, 1, 5, 2])
+    assert (result.wins, result.losses, result.ties) == (3, 1, 2)
+    assert result.p_value == pytest.approx(scipy.stats.binomtest(3, 4, 0.5, alternative="greater").pvalue)
+    assert result.smallest_p == 2.0**-4
+    everything = bands.sign_test(np.ones(5), np.zeros(5))
+    assert everything.p_value == everything.smallest_p == 2.0**-5
+    assert bands.sign_test([1.0], [1.0]).p_value == 1.0
+
+
+def test_sign_test_is_valid_under_the_null():
+    """Under the null the one-sided p-value is super-uniform: P(p <= a) <= a for every a."""
+    rng = np.random.default_rng(0)
+    p_values = np.array([bands.sign_test(rng.normal(size=9), rng.normal(size=9)).p_value for _ in range(4000)])
+    for a in (0.02, 0.1, 0.3):
+        low, _ = bands.clopper_pearson(int(np.sum(p_values <= a)), len(p_values))
+        assert low <= a
+
+
+def test_sign_test_refuses_bad_input():
+    with pytest.raises(ValueError, match="first and second"):
+        bands.sign_test([1, 2], [1])
+    with pytest.raises(ValueError, match="first and second"):
+        bands.sign_test([1, np.nan], [1, 2])

@@ -1,6 +1,7 @@
 """Training: configuration checks, the model against snnTorch, determinism and the command line."""
 
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -80,6 +81,15 @@ def test_training_is_deterministic_and_learns_digits() -> None:
     assert first.history[-1].train_loss == second.history[-1].train_loss
     assert len(first.history) == config.epochs + 1 and first.history[0].train_loss is None
     assert len(first.history[0].rates) == config.depth + 1
+
+
+def test_stop_after_gives_the_start_of_the_full_run_bit_for_bit() -> None:
+    config = digits_config(epochs=3, depth=3, width=32, steps=4, lr=5e-3)
+    full, start = train.train(config), train.train(config, stop_after=1)
+    untimed = [[replace(epoch, seconds=0.0) for epoch in result.history] for result in (full, start)]
+    assert untimed[1] == untimed[0][:2]
+    with pytest.raises(ValueError, match="stop_after must be an integer in \\[1, 3\\]"):
+        train.train(config, stop_after=4)
 
 
 def test_cosine_schedule_is_stepped_per_epoch() -> None:
