@@ -1,0 +1,110 @@
+"""Does the leak-aware scale hold the last layer's rate of 100-layer networks at its target?
+
+The claim, fixed before this study was run (and checked by ``snnmath.checks.rate_held_check``):
+for each setting of the grid below (theta = 1, width 1000, depth 100, a constant N(0, 1) current
+per neuron into layer 0, from rest), with the weight variance c/n, c the tabulated leak-aware gain
+``snnmath.theory.leak_aware_scale(beta, theta, steps)`` and rho the rate it holds,
+
+1. the median network's last-layer rate, averaged over the T steps, lies within a factor
+   ``FACTOR`` = 1.05 of rho: in [rho / 1.05, 1.05 rho];
+2. at most ``SILENT`` = 10 % of the networks have a silent last layer (no spike in the window).
+
+Each is decided on independent networks (each its own weights) with a distribution-free band:
+the order-statistic interval of the median and the Clopper-Pearson interval of the silent
+fraction, at the book's alpha with Bonferroni over all the comparisons. The same check on networks
+whose gain is 5 % too low or too high (``FACTORS``) measures its power against that error.
+
+One JSON per (beta, steps, gain factor) under results/kernel_verification/, holding every
+network's time-averaged rate of every layer, extended chunk by chunk (``CHUNK`` networks, each
+chunk its own seed) so that an interrupted run resumes where it stopped, with provenance
+(commit, versions, machine, seconds, the exact command) for every chunk.
+
+    python scripts/kernel_verification.py            # run what is missing
+    python scripts/kernel_verification.py --threads 2
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from snnmath import checks, theory
+
+OUT = Path(__file__).resolve().parents[1] / "results" / "kernel_verification"
+BETAS, STEPS, THETA = (0.5, 0.9, 0.95), (25, 100), 1.0
+WIDTH, DEPTH = 1000, 100
+FACTOR, SILENT = 1.05, 0.1
+"""The claim: the median within a factor FACTOR of the target, at most SILENT of the networks silent."""
+FACTORS = {1.0: 192, 0.95: 64, 1.05: 64}
+"""Gain factor (1: the leak-aware gain; 0.95, 1.05: a gain 5 % off) and independent networks for it."""
+CHUNK = 16
+
+
+def provenance(started: float) -> dict:
+    """Commit, versions, machine, seconds since ``started`` and the exact command."""
+    def git(*args: str) -> str:
+        return subprocess.run(["git", *args], capture_output=True, text=True, check=False,
+                              cwd=OUT.parents[1]).stdout.strip()
+    return dict(commit=git("rev-parse", "HEAD") or None, dirty=bool(git("status", "--porcelain", "--", "snnmath")),
+                python=platform.python_version(), torch=torch.__version__, numpy=np.__version__,
+                processor=platform.processor() or platform.machine(), cpu_count=os.cpu_count(),
+                torch_threads=torch.get_num_threads(), host=platform.node(),
+                seconds=time.perf_counter() - started,
+                command="python scripts/kernel_verification.py " + " ".join(sys.argv[1:]))
+
+
+def path(beta: float, steps: int, factor: float) -> Path:
+    return OUT / f"beta{beta}_steps{steps}_gain{factor}.json"
+
+
+def seed(beta: float, steps: int, factor: float, chunk: int) -> int:
+    """A distinct seed per setting, gain factor and chunk."""
+    return 10_000_000 * round(100 * beta) + 10_000 * steps + 100 * round(100 * factor) + chunk
+
+
+def extend(beta: float, steps: int, factor: float, networks: int) -> None:
+    """Add chunks of networks to the setting's file until it holds ``networks``, writing after each."""
+    file = path(beta, steps, factor)
+    scale = theory.leak_aware_scale(beta, THETA, steps)
+    data = json.loads(file.read_text()) if file.exists() else dict(
+        beta=beta, theta=THETA, steps=steps, width=WIDTH, depth=DEPTH, gain_factor=factor,
+        gain=factor * scale.gain, leak_aware_gain=scale.gain, target=scale.rate, input="direct",
+        claim=dict(factor=FACTOR, silent=SILENT), rates=[], chunks=[])
+    while len(data["rates"]) < networks:
+        chunk, started = len(data["chunks"]), time.perf_counter()
+        run = checks.kernel_rate_run(beta, THETA, data["gain"], width=WIDTH, depth=DEPTH, steps=steps,
+                                     networks=CHUNK, seed=seed(beta, steps, factor, chunk))
+        data["rates"] += run.rates.tolist()  # (networks, depth): each layer's rate over the window
+        data["chunks"].append(dict(seed=seed(beta, steps, factor, chunk), networks=CHUNK, **provenance(started)))
+        tmp = file.with_suffix(".tmp")
+        tmp.write_text(json.dumps(data) + "\n")
+        tmp.replace(file)
+        last = np.asarray(data["rates"])[:, -1]
+        print(f"{file.name}: {len(last)} networks, median {np.median(last):.4f} (target {data['target']:.4f}), "
+              f"{time.perf_counter() - started:.0f} s", flush=True)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--threads", type=int, default=2)
+    args = parser.parse_args()
+    torch.set_num_threads(args.threads)
+    OUT.mkdir(parents=True, exist_ok=True)
+    for factor, networks in FACTORS.items():
+        for steps in STEPS:
+            for beta in BETAS:
+                extend(beta, steps, factor, networks)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
