@@ -548,6 +548,22 @@ def _stratified(name: str, labels: NDArray[np.integer], n: int, seed: int) -> ND
     return np.sort(np.concatenate(picks))
 
 
+def _parser() -> argparse.ArgumentParser:
+    """The command line of :func:`main`."""
+    top = argparse.ArgumentParser(prog="python -m snnmath.data", description="Make sure a data set is available.")
+    commands = top.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    fetch = commands.add_parser("fetch", help="find the data set locally or download it, and print where it is",
+                                description="Find the data set locally or download it (checking every file's "
+                                "SHA-256), and print where it is.")
+    fetch.add_argument("--dataset", choices=DATASETS, default="mnist", metavar="NAME",
+                       help=f"the data set, one of: {', '.join(DATASETS)} (default: %(default)s)")
+    fetch.add_argument("--root", type=Path, metavar="DIR",
+                       help="folder holding (or to receive) the four IDX files of the data set (default: the "
+                       "first of $SNNMATH_DATA/NAME, ../shared/data/NAME, /usr/share/datasets/NAME (fashion-mnist) "
+                       "and the cache ~/.cache/snnmath/NAME that has them; downloads go to the cache)")
+    return top
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """``python -m snnmath.data fetch [--dataset mnist] [--root DIR]``.
 
@@ -557,12 +573,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     on stderr) when it is neither found nor downloadable or fails verification, 2 for bad
     arguments.
     """
-    parser = argparse.ArgumentParser(prog="python -m snnmath.data", description="Make sure a data set is available.")
-    commands = parser.add_subparsers(dest="command", required=True)
-    fetch = commands.add_parser("fetch", help="find the data set locally or download it, and print where it is")
-    fetch.add_argument("--dataset", choices=DATASETS, default="mnist")
-    fetch.add_argument("--root", type=Path, help="directory with (or to receive) the four files")
-    args = parser.parse_args(argv)
+    args = _parser().parse_args(argv)
     try:
         folder, how = data_folder(args.root, dataset=args.dataset), "found in"
     except DataError as not_found:

@@ -26,6 +26,7 @@ import json
 import multiprocessing
 import os
 import platform
+import shlex
 import sys
 import time
 from collections.abc import Callable, Sequence
@@ -38,7 +39,6 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
-from tqdm import tqdm
 
 from . import data as datasets
 from ._validate import integer, real_scalar
@@ -246,7 +246,6 @@ def evaluate(model: SpikingNet, split: Split, steps: int, batch_size: int = 1000
 def train(
     config: Config,
     data: tuple[Split, Split] | None = None,
-    progress: bool = False,
     report: Callable[[Epoch], None] | None = None,
     device: str | torch.device = "cpu",
     stop_after: int | None = None,
@@ -270,7 +269,7 @@ def train(
     for epoch in range(1, last + 1):
         start = time.perf_counter()
         lr = optimiser.param_groups[0]["lr"]
-        train_loss, train_accuracy = _train_epoch(model, optimiser, train_split, config, order, progress, epoch)
+        train_loss, train_accuracy = _train_epoch(model, optimiser, train_split, config, order)
         schedule.step()
         seconds = time.perf_counter() - start
         history.append(_evaluate_epoch(model, test_split, config, epoch, train_loss, train_accuracy, seconds, lr))
@@ -298,13 +297,12 @@ def train_many(
 
 
 def _train_epoch(model: SpikingNet, optimiser: torch.optim.Optimizer, split: Split, config: Config,
-                 order: torch.Generator, progress: bool, epoch: int) -> tuple[float, float]:
+                 order: torch.Generator) -> tuple[float, float]:
     """One pass over the shuffled training split; returns mean loss and accuracy over its batches."""
     permutation = torch.randperm(len(split.labels), generator=order)
     batches = permutation.split(config.batch_size)
     loss_sum, correct = 0.0, 0
-    bar = _progress(batches, progress, f"epoch {epoch}/{config.epochs}")
-    for indices in bar:
+    for indices in batches:
         images, labels = split.images[indices], split.labels[indices]
         counts, _ = model(images, config.steps)
         loss = F.cross_entropy(counts, labels)
@@ -314,12 +312,6 @@ def _train_epoch(model: SpikingNet, optimiser: torch.optim.Optimizer, split: Spl
         loss_sum += float(loss.detach()) * len(labels)
         correct += int((counts.detach().argmax(dim=1) == labels).sum())
     return loss_sum / len(split.labels), correct / len(split.labels)
-
-
-def _progress(batches: Sequence[torch.Tensor], on: bool, label: str) -> Any:
-    if not on:
-        return batches
-    return tqdm(batches, desc=label, unit="batch", leave=False)
 
 
 def _evaluate_epoch(model: SpikingNet, split: Split, config: Config, epoch: int, train_loss: float | None,
@@ -353,27 +345,74 @@ def epochs_to_reach(history: Sequence[Epoch], accuracy: float) -> int | None:
 # --- command line ------------------------------------------------------------------------
 
 
+FIELD_HELP = {
+    "dataset": f"data set, one of: {', '.join(DATASETS)} (digits: scikit-learn's 8×8 digits, no download)",
+    "data_root": "folder holding mnist/ and fashion-mnist/ (default: $SNNMATH_DATA, then ../shared/data, "
+                 "then the cache ~/.cache/snnmath, as `python -m snnmath.data fetch` finds it)",
+    "train_size": "training images used, a seeded class-stratified subset; an integer >= 1 (default: all)",
+    "test_size": "test images used, the first ones of the test set; an integer >= 1 (default: all)",
+    "architecture": "network shape, one of: mlp (input LIF, then DEPTH weight layers, the hidden ones WIDTH wide), "
+                    "conv (conv 3×3 CHANNELS, pool, conv 3×3 2·CHANNELS, pool, linear)",
+    "depth": "weight layers of the mlp; an integer >= 2",
+    "width": "neurons per hidden layer of the mlp; an integer >= 1",
+    "channels": "channels of the conv net's first layer (the second has twice as many); an integer >= 1",
+    "steps": "time steps per image; an integer >= 1",
+    "beta": "membrane decay β; a number in [0, 1]",
+    "theta": "firing threshold θ; a number > 0",
+    "init": f"weight initialisers, one run each; one or more of: {', '.join(NAMES)}",
+    "surrogate": f"surrogate spike derivative, one of: {', '.join(DEFAULT_SLOPES)}",
+    "slope": "the surrogate's slope; a number > 0 (default: snnTorch's, "
+             + ", ".join(f"{slope:g} for {name}" for name, slope in DEFAULT_SLOPES.items()) + ")",
+    "epochs": "training epochs; an integer >= 1",
+    "batch_size": "images per training batch; an integer >= 1",
+    "lr": "Adam's learning rate; a number > 0",
+    "schedule": f"learning-rate schedule, stepped once per epoch, one of: {', '.join(SCHEDULES)} "
+                "(cosine: annealed to 0 over the epochs)",
+    "seed": "seeds, one run each; integers >= 0",
+}
+"""The command line's help text of every :class:`Config` field (without its default, which argparse adds)."""
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m snnmath.train",
-        description="Train deep spiking networks (surrogate gradients) and write the results as JSON. "
-        "Lists (--init, --seed, --sweep) run every combination.",
+        description="Train deep spiking networks (surrogate gradients) on a Dask cluster and write the results as "
+        "JSON. Lists (--init, --seed, --sweep) run every combination. Every finished run is also kept in a store "
+        "(--store), so a rerun of the same command trains only what is missing.",
     )
     defaults = Config()
     for item in fields(Config):
-        if item.name not in ("init", "seed"):
-            parser.add_argument(f"--{item.name.replace('_', '-')}", type=field_type(item.name),
-                                default=getattr(defaults, item.name))
-    parser.add_argument("--init", nargs="+", default=["snn"], choices=NAMES)
-    parser.add_argument("--seed", nargs="+", type=int, default=[0])
+        if item.name in ("init", "seed"):
+            continue
+        default = getattr(defaults, item.name)
+        parser.add_argument(f"--{item.name.replace('_', '-')}", type=field_type(item.name), default=default,
+                            choices=_CHOICES.get(item.name), metavar=item.name.upper(),
+                            help=FIELD_HELP[item.name] + ("" if default is None else " (default: %(default)s)"))
+    parser.add_argument("--init", nargs="+", default=["snn"], choices=NAMES, metavar="INIT",
+                        help=FIELD_HELP["init"] + " (default: snn)")
+    parser.add_argument("--seed", nargs="+", type=int, default=[0], help=FIELD_HELP["seed"] + " (default: 0)")
     parser.add_argument("--sweep", action="append", default=[], metavar="NAME=V1,V2,…",
-                        help="also vary a config field over these values (repeatable)")
-    parser.add_argument("--out", type=Path, required=True, help="results JSON to write")
-    parser.add_argument("--device", default="cpu", help="torch device, e.g. cpu or cuda")
-    parser.add_argument("--processes", type=int, default=1,
-                        help="train this many runs at once, one CPU process each (CPU only)")
-    parser.add_argument("--quiet", action="store_true", help="no progress bar")
+                        help="also vary the option NAME (any of the above but --init and --seed, e.g. "
+                        "batch-size=32,64) over these values; repeatable (default: vary nothing else)")
+    parser.add_argument("--out", type=Path, required=True,
+                        help="results JSON to write, {\"runs\": [...]} with every run of the sweep (required)")
+    parser.add_argument("--store", type=Path, default=None,
+                        help="folder of finished runs, one JSON per run keyed by its configuration and the code's "
+                        "version; runs found there are not trained again (default: OUT with .runs for .json)")
+    parser.add_argument("--scheduler", default=None, metavar="ADDRESS",
+                        help="address of a running Dask scheduler to train on, e.g. tcp://10.0.0.5:8786 "
+                        "(default: start a local cluster)")
+    parser.add_argument("--workers", type=int, default=None,
+                        help="worker processes of the local cluster, one single-threaded run each; an integer >= 1, "
+                        f"not with --scheduler (default: one per CPU core, {os.cpu_count()} here; 1 on cuda)")
+    parser.add_argument("--device", default="cpu",
+                        help="torch device of every run: cpu, cuda or cuda:N (default: %(default)s)")
+    parser.add_argument("--quiet", action="store_true", help="no progress bar (default: show runs done and epochs)")
     return parser
+
+
+_CHOICES = {"dataset": DATASETS, "architecture": ARCHITECTURES, "surrogate": tuple(DEFAULT_SLOPES),
+            "schedule": SCHEDULES}
 
 
 def field_type(name: str) -> type:
@@ -411,44 +450,51 @@ def configs_from_args(args: argparse.Namespace) -> list[Config]:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Command line: train every configuration asked for and write one JSON with all runs."""
+    """Command line: train every configuration asked for on Dask, store each run, write one JSON with all runs.
+
+    Exit status 0 when every run is done, 1 when some failed (the others are written), 2 for bad arguments.
+    """
+    from .sweep import Store, connect, sweep  # here: snnmath.sweep imports this module
+
     parser = _parser()
     args = parser.parse_args(argv)
     try:
         configs = configs_from_args(args)
-        if args.processes < 1 or (args.processes > 1 and args.device != "cpu"):
-            raise ValueError(f"processes must be >= 1, and 1 unless the device is cpu; got {args.processes}")
-        if args.processes > 1:
-            print(f"{len(configs)} runs in {args.processes} processes (no progress bar)", file=sys.stderr)
-            runs = [result.as_dict() for result in train_many(configs, processes=args.processes)]
-        else:
-            runs = []
-            for number, config in enumerate(configs, 1):
-                print(f"run {number}/{len(configs)}: {_describe(config)}", file=sys.stderr)
-                result = train(config, progress=not args.quiet, report=_reporter(args.quiet), device=args.device)
-                runs.append(result.as_dict())
+        workers = _workers(args)
+        device = _device(args.device)
     except ValueError as error:
         parser.exit(2, f"{parser.prog}: error: {error}\n")
+    store = Store(args.store or args.out.with_suffix(".runs"))
+    command = "python -m snnmath.train " + shlex.join(sys.argv[1:] if argv is None else argv)
+    with connect(args.scheduler, workers) as client:
+        summary = sweep(configs, store, client, device=device, command=command,
+                        progress=not args.quiet)
+    runs = [store.read(config)["run"] for config in dict.fromkeys(configs) if store.done(config)]
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps({"runs": runs}, indent=1) + "\n")
-    print(f"wrote {len(runs)} runs to {args.out}", file=sys.stderr)
-    return 0
+    print(f"{summary.trained} runs trained, {summary.skipped} found in {store.root}; "
+          f"wrote {len(runs)} runs to {args.out}", file=sys.stderr)
+    for key, message in summary.failed.items():
+        print(f"failed: {key}: {message}", file=sys.stderr)
+    return 1 if summary.failed else 0
 
 
-def _describe(config: Config) -> str:
-    return ", ".join(f"{k}={v}" for k, v in asdict(config).items() if v != getattr(Config(), k))
+def _workers(args: argparse.Namespace) -> int | None:
+    """The number of local workers asked for (None: the default), checked against the other options."""
+    if args.workers is None:
+        return None if args.device == "cpu" or args.scheduler else 1
+    if args.scheduler is not None:
+        raise ValueError("workers sets the size of the local cluster; with --scheduler the cluster's own "
+                         "workers train, so leave --workers out")
+    return integer("workers", args.workers, low=1)
 
 
-def _reporter(quiet: bool) -> Callable[[Epoch], None] | None:
-    if quiet:
-        return None
-
-    def report(epoch: Epoch) -> None:
-        print(f"  epoch {epoch.epoch}: train loss {epoch.train_loss:.4f} acc {epoch.train_accuracy:.4f} | "
-              f"test loss {epoch.test_loss:.4f} acc {epoch.test_accuracy:.4f} | {epoch.seconds:.1f} s",
-              file=sys.stderr)
-
-    return report
+def _device(name: str) -> str:
+    try:
+        torch.device(name)
+    except RuntimeError:
+        raise ValueError(f"device must be a torch device such as cpu, cuda or cuda:1, got {name!r}") from None
+    return name
 
 
 if __name__ == "__main__":

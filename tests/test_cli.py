@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import importlib
 import json
 import math
@@ -166,3 +167,30 @@ def test_scale_leak_aware_json_and_text(capsys, monkeypatch):
     assert code == 0 and "Leak-aware" in text and "10 % above the fold" in text and "0.01" in text
     code, _, err = run(capsys, "scale", "--fan-in", "784", "--beta", "0.9")
     assert code == 2 and "--beta and --steps go together" in err
+
+
+def _options(parser: argparse.ArgumentParser) -> list[tuple[str, argparse.Action]]:
+    """Every option of ``parser`` and of its subcommands, as (command, action)."""
+    found = []
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for name, sub in action.choices.items():
+                found += [(f"{parser.prog} {name}", item) for _, item in _options(sub)]
+        elif action.option_strings and not isinstance(action, argparse._HelpAction):
+            found.append((parser.prog, action))
+    return found
+
+
+@pytest.mark.parametrize("module", ["snnmath.train", "snnmath.data"])
+def test_every_option_of_train_and_data_has_help_with_its_default_and_allowed_values(module: str) -> None:
+    """`python -m snnmath.train --help` and `python -m snnmath.data fetch --help` explain every option."""
+    parser = importlib.import_module(module)._parser()
+    options = _options(parser)
+    assert len(options) >= (20 if module.endswith("train") else 2)
+    for command, action in options:
+        text = (action.help or "") % {"default": action.default}
+        where = f"{command} {action.option_strings[0]}"
+        assert len(text) > 15, f"{where} has no help text"
+        assert "default" in text or action.required, f"{where} does not give its default"
+        for value in action.choices or ():
+            assert str(value) in text, f"{where} does not list the allowed value {value}"

@@ -119,7 +119,8 @@ def test_command_line_writes_every_combination(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize("argv", [["--beta", "2"], ["--sweep", "nonsense=1"], ["--sweep", "theta"],
-                                  ["--processes", "0"], ["--processes", "2", "--device", "cuda"]])
+                                  ["--workers", "0"], ["--workers", "2", "--scheduler", "tcp://127.0.0.1:1"],
+                                  ["--device", "gpu"], ["--dataset", "cifar"], ["--init", "he"]])
 def test_command_line_bad_input_exits_2(argv: list[str], tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
     with pytest.raises(SystemExit) as exit_info:
         train.main(["--dataset", "digits", "--out", str(tmp_path / "x.json"), *argv])
