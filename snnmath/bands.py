@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+import scipy.signal
 import scipy.stats
 from numpy.typing import ArrayLike, NDArray
 
@@ -80,6 +81,29 @@ def bernstein_half_width(
     return (linear + np.sqrt(linear**2 + 8 * r * var * log_term)) / (2 * r)
 
 
+def sum_pmf(pmf: ArrayLike, count: int) -> NDArray[np.float64]:
+    r"""Law of the sum of ``count`` i.i.d. draws from ``pmf`` (on 0..N), on 0..count·N: the
+    ``count``-fold convolution, by repeated squaring with FFT convolutions (rounding below
+    1e-300 set to zero, renormalised)."""
+    p = np.asarray(pmf, dtype=np.float64)
+    if p.ndim != 1 or np.any(p < 0) or not np.isclose(p.sum(), 1.0):
+        raise ValueError("pmf must be a 1-d array of non-negative probabilities summing to 1")
+    remaining = integer("count", count, low=1)
+    result, power = np.array([1.0]), p
+    while remaining:
+        if remaining & 1:
+            result = _clean(scipy.signal.fftconvolve(result, power))
+        remaining >>= 1
+        if remaining:
+            power = _clean(scipy.signal.fftconvolve(power, power))
+    return result
+
+
+def _clean(pmf: NDArray[np.float64]) -> NDArray[np.float64]:
+    pmf = np.where(pmf > 1e-300, pmf, 0.0)
+    return pmf / pmf.sum()
+
+
 def poisson_binomial_pmf(probabilities: ArrayLike) -> NDArray[np.float64]:
     r"""Law of :math:`\sum_r B_r` for independent :math:`B_r \sim \mathrm{Bernoulli}(p_r)` on 0..R, exact:
     :math:`f_r(m) = (1-p_r) f_{r-1}(m) + p_r f_{r-1}(m-1)`, one Bernoulli at a time."""
@@ -128,16 +152,21 @@ def median_interval(
     x = np.sort(np.asarray(samples, dtype=np.float64), axis=0)
     if x.ndim < 1 or not np.all(np.isfinite(x)):
         raise ValueError("samples must be a finite array with replicates along axis 0")
-    a = _alpha(alpha) / integer("comparisons", comparisons, low=1)
-    replicates = x.shape[0]
-    k = int(scipy.stats.binom.ppf(a / 2, replicates, 0.5))  # smallest j with P(Bin <= j) >= a/2
-    if scipy.stats.binom.cdf(k, replicates, 0.5) > a / 2:
-        k -= 1  # now P(Bin <= k) <= a/2, so the interval's index is k + 1 (1-based)
+    k = median_index(x.shape[0], alpha, comparisons)
     if k < 0:
-        need = int(np.ceil(1 - np.log2(a)))
-        raise ValueError(f"samples must hold at least {need} replicates along axis 0 for alpha/comparisons = {a:g}, "
-                         f"got {replicates}")
-    return x[k], x[replicates - 1 - k]
+        need = int(np.ceil(1 - np.log2(_alpha(alpha) / comparisons)))
+        raise ValueError(f"samples must hold at least {need} replicates along axis 0 for alpha/comparisons = "
+                         f"{_alpha(alpha) / comparisons:g}, got {x.shape[0]}")
+    return x[k], x[x.shape[0] - 1 - k]
+
+
+def median_index(replicates: int, alpha: float = ALPHA, comparisons: int = 1) -> int:
+    r"""The largest k with :math:`P(\mathrm{Bin}(R, \tfrac12) \le k) \le a/2`, :math:`a = \alpha/\text{comparisons}`
+    (−1 when there is none): :func:`median_interval` is :math:`[X_{(k+1)}, X_{(R-k)}]` (1-based)."""
+    r = integer("replicates", replicates, low=1)
+    a = _alpha(alpha) / integer("comparisons", comparisons, low=1)
+    k = int(scipy.stats.binom.ppf(a / 2, r, 0.5))  # smallest j with P(Bin <= j) >= a/2
+    return k - 1 if scipy.stats.binom.cdf(k, r, 0.5) > a / 2 else k
 
 
 @dataclass(frozen=True)

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import scipy.stats
 import torch
 
 from . import bands, symbolic, theory
@@ -128,20 +129,26 @@ def kaiming_check() -> Check:
 
 @dataclass
 class DeepRun:
-    """A deep t = 0 simulation next to the exact finite-width chain and the mean field."""
+    """Independent deep networks at t = 0 (one sample each) next to the exact finite-width chain and the mean field."""
 
     theta: float
     width: int
     record: Record
+    """The simulation: ``record.active[l, 0, r]`` is network r's active count in layer l."""
     chain: np.ndarray
     """Distribution of the active count per layer, shape (depth, width + 1)."""
     mean_field_rate: np.ndarray
 
 
-def deep_run(theta: float, width: int, depth: int, batch: int, seed: int) -> DeepRun:
-    """Simulate ``depth`` layers at t = 0 with the proposed scale; attach chain and mean field."""
+DEEP_CHAIN_SIZE = {"width": 300, "depth": 100, "networks": 64}
+"""The size at which the fixed-points chapter checks the chain (and the tests show its power)."""
+
+
+def deep_run(theta: float, width: int, depth: int, networks: int, seed: int) -> DeepRun:
+    """Simulate ``networks`` independent networks of ``depth`` layers, one sample each, at t = 0
+    with the proposed scale; attach the exact chain and the mean field."""
     generator = torch.Generator().manual_seed(seed)
-    record = simulate(depth, width, steps=1, batch=batch, theta=theta, init="snn", generator=generator)
+    record = simulate(depth, width, steps=1, batch=1, networks=networks, theta=theta, init="snn", generator=generator)
     gain = float(theory.weight_variance(1, theta))
     variance = theory.iterate_map(theta, gain, 1.0, depth - 1)
     return DeepRun(
@@ -154,22 +161,60 @@ def deep_run(theta: float, width: int, depth: int, batch: int, seed: int) -> Dee
 
 
 def deep_chain_check(runs: Sequence[DeepRun], alpha: float = bands.ALPHA) -> Check:
-    """Every sample's active count in every layer lies in the chain's central interval.
+    """The silent networks and the total active count per layer against the exact chain.
 
-    Each sample's count sequence is exactly the Markov chain (samples share weights and
-    so are dependent); the union bound over all samples and layers keeps the family-wise
-    error at ``alpha`` regardless of that dependence.
+    The networks of a run are independent, each with one sample, so in layer l the number
+    of silent networks is exactly :math:`\mathrm{Bin}(R, P(K_l = 0))` and the total count
+    :math:`\sum_r K_l^{(r)}` has the R-fold convolution of the chain's :math:`P(K_l = \cdot)`
+    as its law. Each must lie in the central interval of its exact law; Bonferroni over both
+    tests, all layers and all runs.
     """
-    total = sum(run.record.active.shape[0] * run.record.active.shape[2] for run in runs)
+    tests = 2 * sum(len(run.chain) for run in runs)
     rows = []
     for run in runs:
         counts = run.record.active[:, 0, :].numpy()
         for layer, pmf in enumerate(run.chain):
-            lo, hi = bands.central_interval(pmf, alpha / total)
-            inside = bool(np.all((counts[layer] >= lo) & (counts[layer] <= hi)))
-            rows.append(dict(theta=run.theta, layer=layer, low=lo, high=hi,
-                             min=int(counts[layer].min()), max=int(counts[layer].max()), ok=inside))
-    return Check("active counts follow the finite-width chain", all(r["ok"] for r in rows), rows)
+            rows.append(dict(theta=run.theta, width=run.width, layer=layer,
+                             **_chain_layer_test(counts[layer], pmf, alpha / tests)))
+    return Check("independent networks follow the finite-width chain", all(r["ok"] for r in rows), rows)
+
+
+def _chain_layer_test(counts: np.ndarray, pmf: np.ndarray, alpha: float) -> dict[str, Any]:
+    """Silent fraction and mean count of R independent networks in one layer, each against its exact law."""
+    networks = len(counts)
+    silent_lo, silent_hi = bands.central_interval(scipy.stats.binom.pmf(np.arange(networks + 1), networks, pmf[0]),
+                                                  alpha)
+    total_lo, total_hi = bands.central_interval(bands.sum_pmf(pmf, networks), alpha)
+    silent, total = int(np.sum(counts == 0)), int(np.sum(counts))
+    return dict(networks=networks, silent_predicted=float(pmf[0]), silent_measured=silent / networks,
+                silent_low=silent_lo / networks, silent_high=silent_hi / networks,
+                mean_predicted=float(pmf @ np.arange(len(pmf))), mean_measured=total / networks,
+                mean_low=total_lo / networks, mean_high=total_hi / networks,
+                ok=silent_lo <= silent <= silent_hi and total_lo <= total <= total_hi)
+
+
+def deep_chain_power(width: int, theta: float, depth: int, networks: int, gain_factor: float,
+                     alpha: float = bands.ALPHA, tests: int | None = None) -> float:
+    """Probability that :func:`deep_chain_check` rejects a chain whose gain is off by ``gain_factor``.
+
+    The networks follow the proposed scale's chain; the check compares them with the chain at
+    ``gain_factor`` times that gain. Exact for each layer's two tests; the largest of those
+    rejection probabilities is returned, a lower bound of the check's power. ``tests`` is the
+    check's Bonferroni count (default: the two tests of every layer of this one run).
+    """
+    gain = float(theory.weight_variance(1, theta))
+    true = theory.active_count_distribution(width, theta, depth - 1)
+    wrong = theory.active_count_distribution(width, theta, depth - 1, gain=gain_factor * gain)
+    level = alpha / (2 * depth if tests is None else tests)
+    states = np.arange(networks + 1)
+    power = 0.0
+    for layer in range(depth):
+        lo, hi = bands.central_interval(scipy.stats.binom.pmf(states, networks, wrong[layer, 0]), level)
+        silent = scipy.stats.binom.pmf(states, networks, true[layer, 0])
+        lo_sum, hi_sum = bands.central_interval(bands.sum_pmf(wrong[layer], networks), level)
+        total = bands.sum_pmf(true[layer], networks)
+        power = max(power, silent[:lo].sum() + silent[hi + 1:].sum(), total[:lo_sum].sum() + total[hi_sum + 1:].sum())
+    return float(min(power, 1.0))
 
 
 def independent_chain_check(
@@ -180,40 +225,14 @@ def independent_chain_check(
     seed: int = 0,
     alpha: float = bands.ALPHA,
 ) -> Check:
-    """Silence and mean activity per layer against the exact chain, on independent networks.
-
-    Each of ``networks`` networks (one per width, or one number for all) carries one sample,
-    so the samples are i.i.d.: the number of silent ones in a layer is Binomial(R, P(K_l = 0))
-    (Clopper–Pearson) and the mean active count obeys Bernstein's inequality with the
-    chain's own variance and the bound n. Bonferroni over layers, both tests and the grid.
-    """
+    """:func:`deep_chain_check` over a grid of widths (each with its own number of ``networks``)
+    and thresholds, one seed per case from ``seed`` on."""
     counts = [networks] * len(widths) if isinstance(networks, int) else list(networks)
     if len(counts) != len(widths):
         raise ValueError(f"networks must be one number or one per width ({len(widths)}), got {len(counts)}")
-    generator = torch.Generator().manual_seed(seed)
-    tests = 2 * depth * len(widths) * len(thetas)
-    rows = []
-    for width, replicas in zip(widths, counts, strict=True):
-        for theta in thetas:
-            record = simulate(depth, width, batch=1, networks=replicas, theta=theta, init="snn", generator=generator)
-            active = record.active[:, 0, :].numpy()
-            chain = theory.active_count_distribution(width, theta, depth - 1)
-            states = np.arange(width + 1)
-            mean = chain @ states
-            variance = chain @ states**2 - mean**2
-            silent = (active == 0).sum(axis=1)
-            lo, hi = bands.clopper_pearson(silent, replicas, alpha, tests)
-            half = bands.bernstein_half_width(variance, width, replicas, alpha, tests)
-            measured = active.mean(axis=1)
-            for layer in range(depth):
-                ok_silent = bool(lo[layer] <= chain[layer, 0] <= hi[layer])
-                ok_mean = bool(abs(measured[layer] - mean[layer]) <= half[layer])
-                rows.append(dict(width=width, theta=theta, layer=layer, networks=replicas,
-                                 silent_predicted=float(chain[layer, 0]), silent_measured=silent[layer] / replicas,
-                                 silent_low=float(lo[layer]), silent_high=float(hi[layer]),
-                                 mean_predicted=float(mean[layer]), mean_measured=float(measured[layer]),
-                                 mean_half_width=float(half[layer]), ok=ok_silent and ok_mean))
-    return Check("independent networks follow the finite-width chain", all(r["ok"] for r in rows), rows)
+    cases = [(width, replicas, theta) for width, replicas in zip(widths, counts, strict=True) for theta in thetas]
+    return deep_chain_check([deep_run(theta, width, depth, replicas, seed + k)
+                             for k, (width, replicas, theta) in enumerate(cases)], alpha)
 
 
 def mean_square_per_sample(record: Record) -> np.ndarray:
@@ -723,3 +742,70 @@ def gap_order(widths: Sequence[int], gaps: Sequence[float], errors: Sequence[flo
     scale = max(float(np.sum((residual * weights) ** 2) / dof), 1.0)  # never below the errors' own size
     covariance = np.linalg.inv(design.T @ design) * scale
     return float(coef[1]), float(np.sqrt(covariance[1, 1]))
+
+
+# --- the leak-aware scale over depth: does it hold the rate? ------------------------------------
+@dataclass
+class RateHeld:
+    """Independent networks at one setting: each network's time-averaged rate of its last layer."""
+
+    label: str
+    target: float
+    """The rate the scale is meant to hold, :math:`\\rho`."""
+    rates: np.ndarray
+    """Shape ``(networks,)``."""
+
+
+def rate_held_check(
+    runs: Sequence[RateHeld], factor: float, silent: float, alpha: float = bands.ALPHA
+) -> Check:
+    r"""Claim, per run: the median network's rate m lies in :math:`[\rho/f, f\rho]`, f = ``factor``, and
+    the probability s that a network's last layer is silent (rate 0) is at most ``silent``.
+
+    Distribution-free bands on i.i.d. networks, Bonferroni over the 2 × ``len(runs)`` comparisons:
+    :func:`snnmath.bands.median_interval` for m, :func:`snnmath.bands.clopper_pearson` for s. A run is
+    ``confirmed`` when both intervals lie inside the claim (a false claim is confirmed with probability
+    at most ``alpha``), ``rejected`` when either lies outside it (a true claim is rejected with
+    probability at most ``alpha``), else ``undecided``; ``ok`` is ``confirmed``.
+    """
+    f = real_scalar("factor", factor, low=1.0, low_open=True)
+    s_max = real_scalar("silent", silent, low=0.0, high=1.0)
+    comparisons, rows = 2 * len(runs), []
+    for run in runs:
+        rates = np.asarray(run.rates, dtype=np.float64)
+        low, high = bands.median_interval(rates, alpha, comparisons)
+        silent_count = int(np.sum(rates == 0))
+        silent_low, silent_high = bands.clopper_pearson(silent_count, rates.size, alpha, comparisons)
+        claim_low, claim_high = run.target / f, run.target * f
+        confirmed = bool(claim_low <= low and high <= claim_high and silent_high <= s_max)
+        rejected = bool(high < claim_low or low > claim_high or silent_low > s_max)
+        rows.append(dict(label=run.label, networks=rates.size, target=run.target, median=float(np.median(rates)),
+                         low=float(low), high=float(high), claim_low=claim_low, claim_high=claim_high,
+                         silent=silent_count / rates.size, silent_high=float(silent_high),
+                         verdict="confirmed" if confirmed else "rejected" if rejected else "undecided",
+                         ok=confirmed))
+    return Check(f"median rate within a factor {f:g} of the target, at most {s_max:.0%} silent",
+                 all(r["ok"] for r in rows), rows)
+
+
+def rate_held_power(
+    off: RateHeld, networks: int, factor: float, comparisons: int, alpha: float = bands.ALPHA,
+    confidence: float = bands.ALPHA,
+) -> float:
+    r"""Lower bound on the probability that :func:`rate_held_check`, run on ``networks`` fresh networks
+    drawn like ``off``'s (a wrong gain), does not confirm the median claim: its power against that error.
+
+    Confirming needs at most k networks below :math:`\rho/f` and at most k above :math:`f\rho` (k the
+    order-statistic index of :func:`snnmath.bands.median_interval` for ``networks`` at
+    ``alpha``/``comparisons``), so :math:`P(\text{confirm}) \le \min_\pm P(\mathrm{Bin}(N, p_\pm) \le k)`,
+    :math:`p_-`, :math:`p_+` the probabilities of a rate below and above the band. Each p is replaced
+    by its Clopper-Pearson lower bound from ``off``'s networks at ``confidence``, so the bound holds but
+    for probability ``confidence``.
+    """
+    n = integer("networks", networks, low=1)
+    f = real_scalar("factor", factor, low=1.0, low_open=True)
+    k = bands.median_index(n, alpha, comparisons)
+    rates = np.asarray(off.rates, dtype=np.float64)
+    outside = np.array([np.sum(rates < off.target / f), np.sum(rates > off.target * f)])
+    p_low, _ = bands.clopper_pearson(outside, rates.size, confidence, 2)
+    return float(1 - np.min(scipy.stats.binom.cdf(k, n, p_low)))
