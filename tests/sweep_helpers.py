@@ -11,13 +11,15 @@ from __future__ import annotations
 import os
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from distributed import Client, get_worker
 
 from snnmath.sweep import Store, sweep
-from snnmath.train import Config, Result, train
+from snnmath.train import Config, Epoch, Result, train
 
 CODE = "test-code"
 """The code version of the tests' stores: fixed, so that edits to the package while a test runs change no key."""
@@ -25,10 +27,13 @@ WAIT_S = 120.0
 """How long a held run waits for its release before failing (so that no test can hang)."""
 
 
-def tiny(seed: int, **fields: object) -> Config:
-    """A run of well under a second: a 2-layer MLP of width 8 on 100 of scikit-learn's digits."""
-    base: dict[str, object] = dict(dataset="digits", train_size=100, test_size=50, depth=2, width=8, steps=2, epochs=1)
-    return Config(**(base | fields | {"seed": seed}))  # type: ignore[arg-type]
+TINY: dict[str, Any] = dict(dataset="digits", train_size=100, test_size=50, depth=2, width=8, steps=2, epochs=1)
+"""A run of well under a second: a 2-layer MLP of width 8 on 100 of scikit-learn's digits."""
+
+
+def tiny(seed: int, **fields: Any) -> Config:
+    """The :data:`TINY` run of ``seed``, with ``fields`` changed."""
+    return Config(**{**TINY, **fields, "seed": seed})
 
 
 def attempts(gate: Path, seed: int) -> list[list[str]]:
@@ -37,10 +42,10 @@ def attempts(gate: Path, seed: int) -> list[list[str]]:
     return [line.split() for line in path.read_text().splitlines()] if path.exists() else []
 
 
-def wait_until(condition: object, what: str, timeout: float = WAIT_S) -> None:
+def wait_until(condition: Callable[[], object], what: str, timeout: float = WAIT_S) -> None:
     """Poll ``condition()`` until true; fail naming ``what`` after ``timeout`` seconds."""
     deadline = time.monotonic() + timeout
-    while not condition():  # type: ignore[operator]
+    while not condition():
         if time.monotonic() > deadline:
             raise TimeoutError(f"waited {timeout:.0f} s for {what}")
         time.sleep(0.05)
@@ -54,13 +59,13 @@ class GatedTrainer:
     gate: str
     hold: tuple[int, ...] = ()
 
-    def __call__(self, config: Config, report: object = None, device: str = "cpu") -> Result:
+    def __call__(self, config: Config, report: Callable[[Epoch], None] | None = None, device: str = "cpu") -> Result:
         gate = Path(self.gate)
         with (gate / f"started-{config.seed}").open("a") as log:
             log.write(f"{os.getpid()} {get_worker().address}\n")
         if config.seed in self.hold:
             wait_until((gate / "release").exists, f"{gate / 'release'}")
-        return train(config, report=report, device=device)  # type: ignore[arg-type]
+        return train(config, report=report, device=device)
 
 
 def main() -> None:
