@@ -199,11 +199,11 @@ def sweep(
 ) -> Summary:
     """Train every configuration not yet in ``store`` on ``client``'s cluster and store each run as it ends.
 
-    Every record gets the code's git commit, ``command`` (default: this process's command line) and the
-    store's code version. ``trainer`` replaces
-    :func:`snnmath.train.train` (the workers must be able to import it). ``check_code=False`` lets
-    workers whose code version differs train anyway. Runs left undone when the sweep is interrupted
-    are cancelled; rerunning the same sweep trains only those.
+    Every record gets the code's git commit, ``command`` (default: this process's command line) and
+    the store's code version. ``trainer`` replaces :func:`snnmath.train.train` (the workers must be
+    able to import it). ``check_code=False`` lets workers whose :func:`code_version` differs from the
+    store's train anyway. Runs left undone when the sweep is interrupted are cancelled; rerunning the
+    same sweep trains only those.
     """
     unique = list(dict.fromkeys(configs))
     todo = [config for config in unique if not store.done(config)]
