@@ -53,6 +53,12 @@ def glue_numbers(**values: Any) -> None:
         glue(key.replace("_", "-"), value, display=False)
 
 
+def small_probability(probability: float) -> str:
+    """A small probability as prose: ``"at most 5e-08"``, or ``"below 1e-15"`` where double precision
+    cannot resolve it (a probability computed as one minus a number within rounding of 1)."""
+    return f"at most {probability:.0e}" if probability > 1e-15 else "below 1e-15"
+
+
 def use_book_style() -> None:
     """Apply the book's matplotlib style."""
     matplotlib.style.use(STYLE)  # a dict of rcParams, applied as rcParams.update would

@@ -161,7 +161,7 @@ def deep_run(theta: float, width: int, depth: int, networks: int, seed: int) -> 
 
 
 def deep_chain_check(runs: Sequence[DeepRun], alpha: float = bands.ALPHA) -> Check:
-    """The silent networks and the total active count per layer against the exact chain.
+    r"""The silent networks and the total active count per layer against the exact chain.
 
     The networks of a run are independent, each with one sample, so in layer l the number
     of silent networks is exactly :math:`\mathrm{Bin}(R, P(K_l = 0))` and the total count
@@ -243,22 +243,35 @@ def mean_square_per_sample(record: Record) -> np.ndarray:
 
 
 def mean_square_check(record: Record, width: int, theta: float, alpha: float = bands.ALPHA) -> Check:
-    """Every sample's mean square potential at t = 0 lies in the exact finite-width region.
+    r"""The mean square potential :math:`\hat V_l = \frac1n\sum_i u_{l,i}^2` at t = 0 of independent networks
+    with the proposed scale against its exact finite-width law, layer by layer.
 
-    ``record`` must hold the potentials of every layer (``record_layers=range(depth)``) of a
-    network with the proposed scale. The region of :func:`snnmath.theory.mean_square_interval`
-    (zero for a silent layer, else an interval) is taken at ``alpha`` split over all samples
-    and layers, a union bound that holds although the samples share weights.
+    ``record`` must come from independent networks with one sample each (``networks=R, batch=1``)
+    and hold the potentials of every layer (``record_layers=range(depth)``). Exact for Gaussian
+    weights: given :math:`K_{l-1} = k` active inputs, :math:`n\hat V_l / (\sigma_w^2 k) \sim \chi^2_n`
+    (layer 0: :math:`n\hat V_0/V_0`), independently of everything before, so the sum of these
+    normalised squares over every living (layer, network) pair is :math:`\chi^2` with n times as
+    many degrees of freedom; and :math:`\hat V_l = 0` exactly when :math:`K_{l-1} = 0`, whose
+    frequency, with the total count, follows the chain (:func:`deep_chain_check`'s two tests per
+    layer). Rows also carry the acceptance region of one sample's :math:`\hat V_l`
+    (:func:`snnmath.theory.mean_square_interval`, Bonferroni over samples and layers) for figures.
     """
     per_sample = mean_square_per_sample(record)
-    depth = per_sample.shape[0]
+    depth, networks = per_sample.shape
+    active = record.active[:, 0, :].numpy()
+    variance = float(theory.weight_variance(width, theta))
+    scales = np.vstack([np.ones((1, networks)), variance * active[:-1]])  # Var[u_l | K_{l-1}], layer 0: V_0 = 1
+    living = scales > 0
+    squares = float(np.sum(width * per_sample[living] / scales[living]))
+    tests = 1 + 2 * depth
+    chi_lo, chi_hi = bands.chi2_interval(width * int(living.sum()), alpha, tests)  # Bonferroni: 1 + 2 per layer
+    chain = theory.active_count_distribution(width, theta, depth - 1)
     low, high = theory.mean_square_interval(width, theta, depth - 1, alpha / per_sample.size)
-    silent = per_sample == 0
-    inside = silent | ((per_sample >= low[:, None]) & (per_sample <= high[:, None]))
-    rows = [dict(layer=layer, low=float(low[layer]), high=float(high[layer]), silent=int(silent[layer].sum()),
-                 min=float(per_sample[layer].min()), max=float(per_sample[layer].max()), ok=bool(inside[layer].all()))
-            for layer in range(depth)]
-    return Check("mean square potential within the finite-width band", bool(inside.all()), rows)
+    rows = [dict(layer=layer, low=float(low[layer]), high=float(high[layer]), silent=int((per_sample[layer] == 0).sum()),
+                 **_chain_layer_test(active[layer], chain[layer], alpha / tests)) for layer in range(depth)]
+    rows.append(dict(layer="all", squares=squares, dof=width * int(living.sum()), squares_low=chi_lo,
+                     squares_high=chi_hi, ok=chi_lo <= squares <= chi_hi))
+    return Check("mean square potential follows its exact finite-width law", all(r["ok"] for r in rows), rows)
 
 
 def silence_depth_check(record: Record, width: int, theta: float, gain: float, alpha: float = bands.ALPHA) -> Check:

@@ -1,10 +1,12 @@
 """The chapters' checks: they pass for any seed when the theory is right (quick sizes,
 several seeds) and fail when the theory is wrong, so none of them is vacuous."""
 
+import numpy as np
 import pytest
+import scipy.stats
 import torch
 
-from snnmath import checks, theory
+from snnmath import bands, checks, theory
 from snnmath.init import gain_normal_, variance_of
 from snnmath.simulate import simulate
 
@@ -23,7 +25,7 @@ def test_one_layer_map_check_passes_for_any_seed(seed):
 
 @pytest.mark.parametrize("seed", SEEDS)
 def test_deep_chain_check_passes_for_any_seed(seed):
-    runs = [checks.deep_run(theta, width=300, depth=40, batch=16, seed=seed) for theta in (1.0, 1.5)]
+    runs = [checks.deep_run(theta, width=100, depth=40, networks=64, seed=seed) for theta in (1.0, 1.5)]
     assert checks.deep_chain_check(runs).passed
 
 
@@ -41,12 +43,25 @@ def test_one_layer_map_check_detects_a_wrong_weight_variance(monkeypatch):
     assert not checks.one_layer_map_check([1.0], [200], replicates=40).passed
 
 
-def test_deep_chain_check_detects_a_wrong_chain():
-    run = checks.deep_run(1.0, width=300, depth=30, batch=16, seed=0)
-    # per-sample bands are wide (samples share weights, so only a union bound is valid):
-    # at this size a 50 % error in the gain is what the check is guaranteed to see
-    run.chain = theory.active_count_distribution(300, 1.0, 29, gain=1.5 * float(theory.weight_variance(1, 1.0)))
-    assert not checks.deep_chain_check([run]).passed
+@pytest.mark.parametrize("factor", [0.95, 1.05])
+def test_deep_chain_check_rejects_a_gain_off_by_5_percent_at_the_chapters_size(factor):
+    """At the fixed-points chapter's size the check's power against a chain at 0.95 or 1.05 times
+    the gain is at least 0.999 for every seed (exact), and it does reject at fixed seeds."""
+    size = checks.DEEP_CHAIN_SIZE
+    tests = 2 * 2 * size["depth"]  # the chapter checks two thresholds
+    assert checks.deep_chain_power(size["width"], 1.0, size["depth"], size["networks"], factor, tests=tests) >= 0.999
+    gain = factor * float(theory.weight_variance(1, 1.0))
+    for seed in (0, 1):
+        run = checks.deep_run(1.0, seed=seed, **size)
+        run.chain = theory.active_count_distribution(size["width"], 1.0, size["depth"] - 1, gain=gain)
+        assert not checks.deep_chain_check([run, run]).passed
+
+
+def test_sum_pmf_is_the_repeated_convolution():
+    pmf = scipy.stats.binom.pmf(np.arange(11), 10, 0.3)
+    np.testing.assert_allclose(bands.sum_pmf(pmf, 7), scipy.stats.binom.pmf(np.arange(71), 70, 0.3), atol=1e-14)
+    with pytest.raises(ValueError, match="pmf must be"):
+        bands.sum_pmf([0.5, 0.6], 2)
 
 
 def test_kaiming_check():
@@ -56,15 +71,26 @@ def test_kaiming_check():
 @pytest.mark.parametrize("seed", SEEDS)
 def test_mean_square_check_passes_for_any_seed(seed):
     generator = torch.Generator().manual_seed(seed)
-    record = simulate(30, 300, batch=8, theta=1.0, record_layers=range(30), generator=generator)
+    record = simulate(30, 300, steps=1, batch=1, networks=16, theta=1.0, record_layers=range(30), generator=generator)
     assert checks.mean_square_check(record, 300, 1.0).passed
 
 
-def test_mean_square_check_detects_a_wrong_scale():
-    gain = 1.6 * float(theory.weight_variance(1, 1.0))
-    record = simulate(20, 300, batch=8, theta=1.0, init=lambda w, g=None: gain_normal_(w, gain, generator=g),
-                      record_layers=range(20), generator=torch.Generator().manual_seed(0))
-    assert not checks.mean_square_check(record, 300, 1.0).passed
+@pytest.mark.parametrize("factor", [0.95, 1.05])
+def test_mean_square_check_rejects_a_gain_off_by_5_percent_at_the_chapters_size(factor):
+    """The propagation chapter's size (16 networks, 100 layers of 1000): the pooled χ² statistic's
+    probability of missing a 5 % gain error, computed from its law, is below 1e-3 for the run, and
+    the check fails at fixed seeds."""
+    gain = factor * float(theory.weight_variance(1, 1.0))
+    for seed in (0, 1):
+        record = simulate(100, 1000, steps=1, batch=1, networks=16, theta=1.0, record_layers=range(100),
+                          init=lambda w, g=None: gain_normal_(w, gain, generator=g),
+                          generator=torch.Generator().manual_seed(seed))
+        check = checks.mean_square_check(record, 1000, 1.0)
+        pooled = check.rows[-1]
+        law = scipy.stats.chi2(pooled["dof"])  # the squares normalised by the network's own gain
+        miss = law.cdf(pooled["squares_high"] / factor) - law.cdf(pooled["squares_low"] / factor)
+        assert miss < 1e-3
+        assert not check.passed
 
 
 @pytest.mark.parametrize("seed", SEEDS)
