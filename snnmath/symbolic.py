@@ -178,6 +178,37 @@ def kernel_map_is_variance_map() -> bool:
     return sp.simplify(kernel_map_first_step().subs(covariance, V) - variance_map()) == 0
 
 
+step, other_step = sp.symbols(r"t t^{\prime}", integer=True, nonnegative=True)
+"""Time steps :math:`t, t'` of the kernel map."""
+neuron = sp.Symbol("j", integer=True, positive=True)
+"""Index of a neuron of the layer below."""
+
+
+class KernelAverage(sp.Function):
+    r"""The average :math:`\mathbb E_{h \sim \mathcal N(0, C_l)}[\cdot]` over one neuron's current sequence."""
+
+    def _latex(self, printer: LatexPrinter) -> str:
+        return r"\mathbb{E}_{h \sim \mathcal{N}(0,\, C_l)}\left[" + printer._print(self.args[0]) + r"\right]"
+
+
+def kernel_map() -> tuple[tuple[sp.Expr, sp.Expr], tuple[sp.Expr, sp.Expr]]:
+    r"""The kernel map as two relations ``(lhs, rhs)``: :math:`C_{l+1}(t, t') = c\,K_l(t, t')` and
+    :math:`K_l(t, t') = \mathbb E_{h\sim\mathcal N(0, C_l)}[S(h)_t\,S(h)_{t'}]`, S(h) one neuron's spikes."""
+    spikes = sp.IndexedBase("S(h)")
+    kernel = sp.Function("K_l")(step, other_step)
+    return ((sp.Function("C_{l+1}")(step, other_step), gain * kernel),
+            (kernel, KernelAverage(spikes[step] * spikes[other_step])))
+
+
+def empirical_covariance() -> tuple[sp.Expr, sp.Expr]:
+    r"""Given the spikes :math:`s_{j,t}` of the n neurons below, the covariance of a neuron's currents
+    :math:`h_t = \sum_j w_j s_{j,t}` with i.i.d. :math:`w_j \sim \mathcal N(0, c/n)`:
+    :math:`\mathrm{Cov}(h_t, h_{t'}) = \frac{c}{n}\sum_j s_{j,t}\,s_{j,t'}`, as ``(lhs, rhs)``."""
+    s, h = sp.IndexedBase("s"), sp.IndexedBase("h")
+    return (sp.Function(r"\mathrm{Cov}")(h[step], h[other_step]),
+            gain / n * sp.Sum(s[neuron, step] * s[neuron, other_step], (neuron, 1, n)))
+
+
 def kaiming_limit() -> sp.Expr:
     """The closed-form scale at θ = 0: :math:`2V/n` (Kaiming's 2/n at V = 1)."""
     return sp.simplify(weight_variance().subs(theta, 0))

@@ -53,3 +53,14 @@ def test_stationary_derivation_selects_phi_not_phi_over_p():
     assert sp.simplify(candidates["phi_over_p"] - derived) != 0
     # at beta = 0 the two coincide (the disputed term carries a factor beta)
     assert sp.simplify((candidates["phi_over_p"] - derived).subs(sym.beta, 0)) == 0
+
+
+def test_kernel_map_relations_as_printed():
+    """The kernel map's two relations link C_{l+1} to K_l, and the empirical covariance of the currents
+    of n neurons is c/n times the count of coincident spikes."""
+    (c_next, c_kernel), (kernel, average) = sym.kernel_map()
+    assert c_kernel == sym.gain * kernel and isinstance(average, sym.KernelAverage)
+    _, covariance = sym.empirical_covariance()
+    s = sp.IndexedBase("s")
+    spikes = {s[1, sym.step]: 1, s[1, sym.other_step]: 1, s[2, sym.step]: 1, s[2, sym.other_step]: 0}
+    assert sp.simplify(covariance.subs(sym.n, 2).doit().subs(spikes) - sym.gain / 2) == 0
