@@ -267,7 +267,8 @@ def mean_square_check(record: Record, width: int, theta: float, alpha: float = b
     chi_lo, chi_hi = bands.chi2_interval(width * int(living.sum()), alpha, tests)  # Bonferroni: 1 + 2 per layer
     chain = theory.active_count_distribution(width, theta, depth - 1)
     low, high = theory.mean_square_interval(width, theta, depth - 1, alpha / per_sample.size)
-    rows = [dict(layer=layer, low=float(low[layer]), high=float(high[layer]), silent=int((per_sample[layer] == 0).sum()),
+    rows = [dict(layer=layer, low=float(low[layer]), high=float(high[layer]),
+                 silent=int((per_sample[layer] == 0).sum()),
                  **_chain_layer_test(active[layer], chain[layer], alpha / tests)) for layer in range(depth)]
     rows.append(dict(layer="all", squares=squares, dof=width * int(living.sum()), squares_low=chi_lo,
                      squares_high=chi_hi, ok=chi_lo <= squares <= chi_hi))

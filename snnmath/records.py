@@ -58,11 +58,12 @@ def read_run(path: str | Path) -> Run:
         raise ValueError(f"{file} is not a stored training run ({type(error).__name__}: {error})") from error
 
 
-def read_runs(folder: str | Path) -> dict[str, Run]:
-    """Every run in ``folder`` (``*.json``), keyed by file name without ``.json``, in name order."""
-    paths = sorted(Path(folder).glob("*.json"))
+def read_runs(folder: str | Path, pattern: str = "*.json") -> dict[str, Run]:
+    """Every run in ``folder`` whose file name matches ``pattern``, keyed by file name without ``.json``,
+    in name order."""
+    paths = sorted(Path(folder).glob(pattern))
     if not paths:
-        raise ValueError(f"folder {folder} holds no stored runs (*.json)")
+        raise ValueError(f"folder {folder} holds no stored runs ({pattern})")
     return {path.stem: read_run(path) for path in paths}
 
 

@@ -23,14 +23,12 @@ import argparse
 import functools
 import itertools
 import json
-import multiprocessing
 import os
 import platform
 import shlex
 import sys
 import time
 from collections.abc import Callable, Sequence
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
@@ -276,24 +274,6 @@ def train(
         if report is not None:
             report(history[-1])
     return Result(config, history, len(test_split.labels), provenance(torch.device(device)))
-
-
-def train_many(
-    configs: Sequence[Config], data: tuple[Split, Split] | None = None, processes: int | None = None
-) -> list[Result]:
-    """Train every configuration, in ``processes`` worker processes at once (default: one per CPU core).
-
-    Each worker runs one training at a time on one thread: small networks keep a core busy
-    with per-operation overhead rather than arithmetic, so separate runs side by side use the
-    cores better than one run on several threads. Results come back in the order of ``configs``
-    and equal those of :func:`train` run with one thread.
-    """
-    workers = integer("processes", (os.cpu_count() or 1) if processes is None else processes, low=1)
-    if workers == 1 or len(configs) <= 1:
-        return [train(config, data) for config in configs]
-    context = multiprocessing.get_context("spawn")  # not fork: torch's thread pools do not survive it
-    with ProcessPoolExecutor(workers, mp_context=context, initializer=torch.set_num_threads, initargs=(1,)) as pool:
-        return list(pool.map(train, configs, itertools.repeat(data)))
 
 
 def _train_epoch(model: SpikingNet, optimiser: torch.optim.Optimizer, split: Split, config: Config,

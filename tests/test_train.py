@@ -141,21 +141,3 @@ def test_split_shapes_from_mnist() -> None:
     assert torch.bincount(train_split.labels).min() >= 80  # stratified: each class about 100
 
 
-def test_train_many_in_processes_equals_single_threaded_runs() -> None:
-    configs = [digits_config(epochs=1, seed=seed) for seed in (0, 1, 2)]
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        expected = [train.train(config) for config in configs]
-    finally:
-        torch.set_num_threads(threads)
-    results = train.train_many(configs, processes=2)
-    assert [r.config for r in results] == configs
-    for got, want in zip(results, expected, strict=True):
-        assert [e.test_correct for e in got.history] == [e.test_correct for e in want.history]
-        assert got.history[-1].train_loss == want.history[-1].train_loss
-
-
-def test_train_many_refuses_bad_process_count() -> None:
-    with pytest.raises(ValueError, match="processes"):
-        train.train_many([digits_config()], processes=0)
