@@ -13,6 +13,16 @@ neighbour slows all of them alike):
               time outer, layers inner, under ``torch.no_grad`` (weights drawn beforehand,
               outside the timing).
 
+and, in the same rounds, the infinite-width theory beside one finite network over
+``KERNEL["depth"]`` layers and ``KERNEL["steps"]`` steps (the size of the book's kernel
+verification) at the leak-aware gain:
+
+``kernel_map``     :func:`snnmath.theory.kernel_depth_map` with ``KERNEL["samples"]`` Monte Carlo
+                   samples per layer, one replica, a new seed every repeat; the repeats' spread of
+                   the last layer's time-averaged rate is the map's Monte Carlo error (reported);
+``simulate_deep``  :func:`snnmath.simulate.simulate` of one network of width ``KERNEL["width"]``,
+                   one sample, for the same depth and steps.
+
 Medians (and minima) are taken over the repeats during which no other process used more than
 3 % of the CPUs (read from /proc/stat); contended repeats are kept in the JSON, marked.
 Prints a table and writes ``benchmarks/results/simulator.json``. ``--quick`` runs a tiny
@@ -30,11 +40,14 @@ from pathlib import Path
 import torch
 from machine import CONTENDED, environment, timed, write_result
 
-from snnmath.init import snn_normal_
+from snnmath import theory
+from snnmath.init import gain_normal_, snn_normal_
 from snnmath.simulate import gaussian_currents, simulate
 
 FULL = dict(depth=100, width=1000, steps=10, batch=256, repeats=5)
 QUICK = dict(depth=4, width=64, steps=3, batch=8, repeats=2)
+KERNEL = dict(depth=100, steps=100, width=1000, samples=1 << 13)
+QUICK_KERNEL = dict(depth=4, steps=5, width=64, samples=1 << 8)
 BETA, THETA = 0.5, 1.0
 DEFAULT_OUTPUT = Path(__file__).parent / "results" / "simulator.json"
 
@@ -99,6 +112,41 @@ def run_snntorch(cfg: dict, seed: int) -> Callable[[], None]:
 
 
 
+def run_kernel_map(cfg: dict, seed: int, last_rates: list[float]) -> Callable[[], None]:
+    """The kernel map over ``cfg``'s depth and steps at the leak-aware gain; each call appends the last
+    layer's time-averaged rate to ``last_rates`` (a new seed each call)."""
+    gain = theory.leak_aware_scale(BETA, THETA, cfg["steps"]).gain
+
+    def run() -> None:
+        kernel = theory.kernel_depth_map(gain, BETA, THETA, cfg["steps"], cfg["depth"], samples=cfg["samples"],
+                                         replicas=1, seed=seed + len(last_rates))
+        last_rates.append(float(kernel.rate[-1].mean()))
+    return run
+
+
+def run_simulate_deep(cfg: dict, seed: int) -> Callable[[], None]:
+    """One network of ``cfg``'s width, depth and steps, one sample, at the leak-aware gain."""
+    gain = theory.leak_aware_scale(BETA, THETA, cfg["steps"]).gain
+
+    def run() -> None:
+        simulate(cfg["depth"], cfg["width"], steps=cfg["steps"], batch=1, beta=BETA, theta=THETA,
+                 init=lambda w, g=None: gain_normal_(w, gain, generator=g),
+                 generator=torch.Generator().manual_seed(seed))
+    return run
+
+
+def kernel_summary(cfg: dict, samples: dict[str, dict[str, list[float]]], last_rates: list[float]) -> dict:
+    """The kernel map beside the simulator at the same depth and steps, with the map's Monte Carlo error:
+    the standard deviation of one run's last-layer time-averaged rate over the repeats, relative to their mean."""
+    medians = {name: statistics.median(clean_times(samples[name])) for name in ("kernel_map", "simulate_deep")}
+    return dict(config=dict(cfg, beta=BETA, theta=THETA, gain=theory.leak_aware_scale(BETA, THETA, cfg["steps"]).gain),
+                rows={name: dict(samples[name], median_s=medians[name], min_s=min(clean_times(samples[name])))
+                      for name in medians},
+                last_layer_rates=last_rates,
+                monte_carlo_error=statistics.stdev(last_rates) / statistics.mean(last_rates),
+                kernel_over_simulate=medians["kernel_map"] / medians["simulate_deep"])
+
+
 def measure(runs: dict[str, Callable[[], None]], repeats: int) -> dict[str, dict[str, list[float]]]:
     """Time each run, interleaved (one of each per round), after one warm-up each.
 
@@ -161,12 +209,19 @@ def print_table(cfg: dict, result: dict) -> None:
     )
     print(f"{'':10} {'median s':>9} {'min s':>9} {'Mupd/s':>9} {'GFLOP/s':>8} {'clean':>7}")
     for name, row in result["rows"].items():
+        if name in ("kernel_map", "simulate_deep"):
+            continue
         rate = f"{row['neuron_updates_per_s'] / 1e6:9.1f}" if row["neuron_updates_per_s"] else f"{'-':>9}"
         gflops = f"{row['gflop_per_s']:8.1f}" if row["gflop_per_s"] else f"{'-':>8}"
         clean = f"{row['clean']}/{len(row['times_s'])}"
         print(f"{name:10} {row['median_s']:9.3f} {row['min_s']:9.3f} {rate} {gflops} {clean:>7}")
     for name, value in result["ratios"].items():
         print(f"{name:40} {value:6.3f}")
+    kernel = result["kernel"]
+    print(f"L={kernel['config']['depth']} T={kernel['config']['steps']}: kernel map "
+          f"({kernel['config']['samples']} samples) {kernel['rows']['kernel_map']['median_s']:.2f} s, Monte Carlo "
+          f"error {kernel['monte_carlo_error']:.2%}; one network of width {kernel['config']['width']} "
+          f"{kernel['rows']['simulate_deep']['median_s']:.2f} s")
 
 
 def main() -> None:
@@ -179,6 +234,7 @@ def main() -> None:
     args = parser.parse_args()
 
     cfg = dict(QUICK if args.quick else FULL)
+    kernel_cfg = dict(QUICK_KERNEL if args.quick else KERNEL)
     if args.repeats:
         cfg["repeats"] = args.repeats
     if args.threads:
@@ -189,9 +245,13 @@ def main() -> None:
         "weights": run_weights(cfg, args.seed),
         "snntorch": run_snntorch(cfg, args.seed),
     }
+    last_rates: list[float] = []
+    kernel_runs = {"kernel_map": run_kernel_map(kernel_cfg, args.seed, last_rates),
+                   "simulate_deep": run_simulate_deep(kernel_cfg, args.seed)}
     load_before = os.getloadavg()
-    samples = measure(runs, cfg["repeats"])
-    result = summarise(cfg, samples)
+    samples = measure(runs | kernel_runs, cfg["repeats"])
+    result = summarise(cfg, {name: samples[name] for name in runs})
+    result["kernel"] = kernel_summary(kernel_cfg, samples, last_rates)
     print_table(cfg, result)
 
     output = args.output or (None if args.quick else DEFAULT_OUTPUT)
