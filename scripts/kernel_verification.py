@@ -99,9 +99,9 @@ def main() -> int:
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     OUT.mkdir(parents=True, exist_ok=True)
-    for factor, networks in FACTORS.items():
-        for steps in STEPS:
-            for beta in BETAS:
+    for steps in STEPS:  # setting by setting, each complete with its wrong gains before the next
+        for beta in BETAS:
+            for factor, networks in FACTORS.items():
                 extend(beta, steps, factor, networks)
     return 0
 

@@ -823,3 +823,16 @@ def rate_held_power(
     outside = np.array([np.sum(rates < off.target / f), np.sum(rates > off.target * f)])
     p_low, _ = bands.clopper_pearson(outside, rates.size, confidence, 2)
     return float(1 - np.min(scipy.stats.binom.cdf(k, n, p_low)))
+
+
+def rate_held_study(directory: str | Path) -> tuple[dict[tuple[float, int, float], RateHeld], dict[str, float]]:
+    """The stored verification of the leak-aware scale (``scripts/kernel_verification.py``): one
+    :class:`RateHeld` of last-layer rates per (β, T, gain factor) present, and the claim stated in the files."""
+    runs, claim = {}, {}
+    for path in sorted(Path(directory).glob("beta*_steps*_gain*.json")):
+        data = json.loads(path.read_text())
+        label = f"β={data['beta']}, T={data['steps']}, gain ×{data['gain_factor']}"
+        runs[data["beta"], data["steps"], data["gain_factor"]] = RateHeld(
+            label, data["target"], np.asarray(data["rates"], dtype=np.float64)[:, -1])
+        claim = data["claim"]
+    return dict(sorted(runs.items())), claim
