@@ -27,15 +27,12 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import platform
-import subprocess
-import sys
 import time
 from pathlib import Path
 
 import numpy as np
 import torch
+from _provenance import provenance
 
 from snnmath import checks, theory
 
@@ -47,19 +44,6 @@ FACTOR, SILENT = 1.05, 0.1
 FACTORS = {1.0: 192, 0.95: 32, 1.05: 32}
 """Gain factor (1: the leak-aware gain; 0.95, 1.05: a gain 5 % off) and independent networks for it."""
 CHUNK = 16
-
-
-def provenance(started: float) -> dict:
-    """Commit, versions, machine, seconds since ``started`` and the exact command."""
-    def git(*args: str) -> str:
-        return subprocess.run(["git", *args], capture_output=True, text=True, check=False,
-                              cwd=OUT.parents[1]).stdout.strip()
-    return dict(commit=git("rev-parse", "HEAD") or None, dirty=bool(git("status", "--porcelain", "--", "snnmath")),
-                python=platform.python_version(), torch=torch.__version__, numpy=np.__version__,
-                processor=platform.processor() or platform.machine(), cpu_count=os.cpu_count(),
-                torch_threads=torch.get_num_threads(), host=platform.node(),
-                seconds=time.perf_counter() - started,
-                command="python scripts/kernel_verification.py " + " ".join(sys.argv[1:]))
 
 
 def path(beta: float, steps: int, factor: float) -> Path:

@@ -17,15 +17,12 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import platform
-import subprocess
-import sys
 import time
 from pathlib import Path
 
 import numpy as np
 import torch
+from _provenance import provenance
 
 from snnmath import init, theory
 from snnmath.simulate import simulate
@@ -40,18 +37,6 @@ THETA, STEPS, DEPTH, BATCH = 1.0, 20, 20, 4
 KERNEL_SAMPLES, KERNEL_REPLICAS = 1 << 18, 16
 WEIGHT_ELEMENTS = 1 << 26
 """Networks are simulated in chunks holding at most about this many weights at once."""
-
-
-def provenance(started: float) -> dict:
-    def git(*args: str) -> str:
-        return subprocess.run(["git", *args], capture_output=True, text=True, check=False,
-                              cwd=OUT.parents[1]).stdout.strip()
-    return dict(commit=git("rev-parse", "HEAD") or None, dirty=bool(git("status", "--porcelain", "--", "snnmath")),
-                python=platform.python_version(), torch=torch.__version__, numpy=np.__version__,
-                processor=platform.processor() or platform.machine(), cpu_count=os.cpu_count(),
-                torch_threads=torch.get_num_threads(), host=platform.node(),
-                seconds=time.perf_counter() - started,
-                command="python scripts/kernel_width_study.py " + " ".join(sys.argv[1:]))
 
 
 def gain() -> float:
