@@ -134,7 +134,7 @@ class DeepRun:
     theta: float
     width: int
     record: Record
-    """The simulation: ``record.active[l, 0, r]`` is network r's active count in layer l."""
+    """The simulation, whose ``record.active[l, 0, r]`` is network r's active count in layer l."""
     chain: np.ndarray
     """Distribution of the active count per layer, shape (depth, width + 1)."""
     mean_field_rate: np.ndarray

@@ -1,7 +1,7 @@
 """Stored training runs read back: the per-run JSON records of ``scripts/full_scale.py``.
 
 Each record is ``{"run": Result.as_dict(), "wall_s": …, "commit": …, "command": …}``
-(:meth:`snnmath.train.Result.as_dict`); :func:`read_runs` turns a folder of them into
+(``Result.as_dict()`` of :class:`snnmath.train.Result`); :func:`read_runs` turns a folder of them into
 :class:`Run` objects whose configuration and history are the :class:`snnmath.train.Config`
 and :class:`snnmath.train.Epoch` of the run that wrote them.
 """

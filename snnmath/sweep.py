@@ -7,7 +7,7 @@ single-threaded worker process per core) or any existing ``distributed`` schedul
 one started by ``dask-jobqueue`` on Slurm or PBS.
 
 **The store** is a folder with one JSON file per finished run, written atomically (a
-temporary file, then :func:`os.replace`), so a reader or a second sweep never sees half a
+temporary file, then ``os.replace``), so a reader or a second sweep never sees half a
 record, and an interrupted sweep loses only the runs that were in progress. A record has the
 shape of those of ``scripts/full_scale.py``, ``{"run": Result.as_dict(), "wall_s", "commit",
 "command"}``, plus ``"code"`` (below) and ``"worker"`` (the Dask worker that trained it).
@@ -53,7 +53,8 @@ from tqdm import tqdm
 from .train import Config, Epoch, Result, train
 
 Trainer = Callable[..., Result]
-"""What trains one run: called as ``trainer(config, report=…, device=…)`` like :func:`snnmath.train.train`."""
+"""The function that trains one run, called as ``trainer(config, report=…, device=…)`` like
+:func:`snnmath.train.train`."""
 
 
 @functools.cache
@@ -89,7 +90,7 @@ class Store:
 
     root: Path
     code: str = field(default_factory=code_version)
-    """The code version in every key (default: :func:`code_version` of the code running now)."""
+    """The code version in every key; by default :func:`code_version` of the code running now."""
 
     def key(self, config: Config) -> str:
         """The run's name and a hash of its full configuration and of :attr:`code`."""
