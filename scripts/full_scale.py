@@ -35,12 +35,8 @@ from typing import Any
 
 import torch
 
+from snnmath.sweep import run_name
 from snnmath.train import Config, field_type, train
-
-
-def run_name(config: Config) -> str:
-    shape = "conv" if config.architecture == "conv" else f"d{config.depth}"
-    return f"{config.dataset}-{shape}-{config.init}-s{config.seed}"
 
 
 def recipe(items: list[str]) -> dict[str, Any]:

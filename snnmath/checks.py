@@ -179,12 +179,17 @@ def deep_chain_check(runs: Sequence[DeepRun], alpha: float = bands.ALPHA) -> Che
     return Check("independent networks follow the finite-width chain", all(r["ok"] for r in rows), rows)
 
 
+def _layer_laws(pmf: np.ndarray, networks: int) -> tuple[np.ndarray, np.ndarray]:
+    """Exact laws, in one layer of R independent networks whose active count has law ``pmf``, of the
+    number of silent networks (Binomial(R, pmf[0])) and of the total count (the R-fold convolution)."""
+    return scipy.stats.binom.pmf(np.arange(networks + 1), networks, pmf[0]), bands.sum_pmf(pmf, networks)
+
+
 def _chain_layer_test(counts: np.ndarray, pmf: np.ndarray, alpha: float) -> dict[str, Any]:
     """Silent fraction and mean count of R independent networks in one layer, each against its exact law."""
     networks = len(counts)
-    silent_lo, silent_hi = bands.central_interval(scipy.stats.binom.pmf(np.arange(networks + 1), networks, pmf[0]),
-                                                  alpha)
-    total_lo, total_hi = bands.central_interval(bands.sum_pmf(pmf, networks), alpha)
+    (silent_lo, silent_hi), (total_lo, total_hi) = (bands.central_interval(law, alpha)
+                                                    for law in _layer_laws(pmf, networks))
     silent, total = int(np.sum(counts == 0)), int(np.sum(counts))
     return dict(networks=networks, silent_predicted=float(pmf[0]), silent_measured=silent / networks,
                 silent_low=silent_lo / networks, silent_high=silent_hi / networks,
@@ -206,14 +211,12 @@ def deep_chain_power(width: int, theta: float, depth: int, networks: int, gain_f
     true = theory.active_count_distribution(width, theta, depth - 1)
     wrong = theory.active_count_distribution(width, theta, depth - 1, gain=gain_factor * gain)
     level = alpha / (2 * depth if tests is None else tests)
-    states = np.arange(networks + 1)
     power = 0.0
     for layer in range(depth):
-        lo, hi = bands.central_interval(scipy.stats.binom.pmf(states, networks, wrong[layer, 0]), level)
-        silent = scipy.stats.binom.pmf(states, networks, true[layer, 0])
-        lo_sum, hi_sum = bands.central_interval(bands.sum_pmf(wrong[layer], networks), level)
-        total = bands.sum_pmf(true[layer], networks)
-        power = max(power, silent[:lo].sum() + silent[hi + 1:].sum(), total[:lo_sum].sum() + total[hi_sum + 1:].sum())
+        for wrong_law, true_law in zip(_layer_laws(wrong[layer], networks), _layer_laws(true[layer], networks),
+                                       strict=True):
+            lo, hi = bands.central_interval(wrong_law, level)
+            power = max(power, true_law[:lo].sum() + true_law[hi + 1:].sum())
     return float(min(power, 1.0))
 
 
