@@ -704,3 +704,82 @@ def scale_mixture_kurtosis() -> sp.Expr:
     fourth = sp.expand(conditional[4]).subs(k**2, second_k)
     second = conditional[2].subs(k, mean_k)
     return sp.simplify(fourth / second**2)
+
+
+# --- two inputs at t = 0: the correlation map ----------------------------------------
+rho = sp.Symbol(r"\rho", real=True)
+"""Correlation of the membrane potentials of one neuron under two inputs."""
+angle = sp.Symbol("t", real=True)
+"""Integration variable of the correlation map, :math:`\\rho = \\sin t`."""
+u_a, u_b = sp.symbols("u_a u_b", real=True)
+"""Standardised membrane potentials :math:`u/\\sqrt V` of one neuron under inputs a and b."""
+
+
+def bivariate_density() -> sp.Expr:
+    r"""Density of :math:`(u_a, u_b)`, standard normal margins with correlation :math:`\rho`."""
+    quadratic = (u_a**2 - 2 * rho * u_a * u_b + u_b**2) / (1 - rho**2)
+    return sp.exp(-quadratic / 2) / (2 * sp.pi * sp.sqrt(1 - rho**2))
+
+
+def plackett_identity_holds() -> bool:
+    r"""Plackett's identity :math:`\partial_\rho \varphi_2 = \partial_{u_a}\partial_{u_b}\varphi_2`, proved by sympy.
+
+    Integrating both sides over :math:`u_a, u_b > x` gives :math:`\partial_\rho P(u_a > x, u_b > x)
+    = \varphi_2(x, x; \rho)` (:func:`coincidence_slope`)."""
+    density = bivariate_density()
+    return sp.simplify(sp.diff(density, rho) - sp.diff(density, u_a, u_b)) == 0
+
+
+def coincidence_at_zero_correlation_holds() -> bool:
+    r"""At :math:`\rho = 0` the two potentials are independent: :math:`P(u_a > x, u_b > x) = Q(x)^2`, integrated."""
+    both = sp.integrate(bivariate_density().subs(rho, 0), (u_a, x, sp.oo), (u_b, x, sp.oo))
+    return sp.simplify((both - tail_probability(x) ** 2).rewrite(sp.erfc)) == 0
+
+
+def coincidence_slope() -> sp.Expr:
+    r""":math:`\partial_\rho P(u_a > x, u_b > x) = \varphi_2(x, x;\rho) = e^{-x^2/(1+\rho)}/(2\pi\sqrt{1-\rho^2})`."""
+    return _cancel_exponents(sp.simplify(bivariate_density().subs({u_a: x, u_b: x})))
+
+
+def _cancel_exponents(expr: sp.Expr) -> sp.Expr:
+    """Cancel common factors inside every exponential (:math:`x^2(1-\rho)/(\rho^2-1) = -x^2/(1+\rho)`),
+    so that the form evaluates at ρ = 1 without 0/0."""
+    return expr.replace(lambda e: isinstance(e, sp.exp), lambda e: sp.exp(sp.cancel(e.args[0])))
+
+
+@cache
+def correlation_integrand() -> sp.Expr:
+    r""":func:`coincidence_slope` after :math:`\rho = \sin t` (with :math:`d\rho = \cos t\,dt`, |t| ≤ π/2):
+    :math:`e^{-x^2/(1+\sin t)}/(2\pi)`, bounded, so the integral up to :math:`\rho = 1` is proper."""
+    substituted = (coincidence_slope() * sp.cos(angle)).subs(rho, sp.sin(angle))
+    return substituted.subs(sp.sqrt(1 - sp.sin(angle) ** 2), sp.cos(angle))
+
+
+def coincidence_probability() -> sp.Expr:
+    r""":math:`E[s_a s_b] = P(u_a > x, u_b > x) = Q(x)^2 + \int_0^{\arcsin\rho} e^{-x^2/(1+\sin t)}/(2\pi)\,dt`:
+    its value at :math:`\rho = 0` plus the integral of its slope (unevaluated: no closed form for x > 0)."""
+    return tail_probability(x) ** 2 + sp.Integral(correlation_integrand(), (angle, 0, sp.asin(rho)))
+
+
+def correlation_map() -> sp.Expr:
+    r"""The correlation of the next layer's potentials, :math:`\rho' = E[s_a s_b]/E[s^2]`, x = θ/√V.
+
+    With zero-mean weights of gain c, :math:`E[u'_a u'_b] = c\,E[s_a s_b]` and
+    :math:`E[u'^2] = c\,E[s^2] = c\,Q(x)`: the gain cancels."""
+    return coincidence_probability() / tail_probability(x)
+
+
+def correlation_map_at_zero_threshold() -> sp.Expr:
+    r"""At θ = 0: Sheppard's arcsine law :math:`\rho' = 1/2 + \arcsin(\rho)/\pi`."""
+    return sp.expand(sp.simplify(correlation_map().subs(x, 0).doit()))
+
+
+@cache
+def correlation_slope() -> sp.Expr:
+    r""":math:`\partial\rho'/\partial\rho = \varphi_2(x,x;\rho)/Q(x)`: infinite at ρ = 1 for every x."""
+    return _cancel_exponents(sp.simplify(sp.diff(correlation_map(), rho)))
+
+
+def correlation_slope_over_tail() -> sp.Expr:
+    r"""The integrand of :func:`correlation_map` divided by Q(x), the form the numerics integrate."""
+    return correlation_integrand() / tail_probability(x)

@@ -6,6 +6,7 @@ adds only validation and solvers. The topics, in the order of the book:
 
 ======================================  ==============================================================
 :mod:`~snnmath.theory.first_step`       the variance map at t = 0, fixed points, the proposed scale
+:mod:`~snnmath.theory.correlation`      two inputs: the correlation map, its depth scale; the margin-aware scale
 :mod:`~snnmath.theory.finite_width`     the exact active-count chain at finite width
 :mod:`~snnmath.theory.gradients`        the backward gain of the surrogate derivatives
 :mod:`~snnmath.theory.conv`             convolutions: the per-position map and the border
@@ -19,6 +20,20 @@ Every public function is also available here, as ``snnmath.theory.<name>``.
 """
 
 from .conv import PADDINGS, conv_variance_map, conv_variance_maps, tap_counts
+from .correlation import (
+    PAIR_INPUTS,
+    CorrelationFixedPoint,
+    PairKernelMap,
+    correlation_fixed_point,
+    correlation_map,
+    correlation_slope,
+    iterate_correlation,
+    margin_ratio,
+    margin_variance,
+    pair_input_covariance,
+    pair_kernel_depth_map,
+    target_slope,
+)
 from .finite_width import (
     active_count_distribution,
     expected_depth_to_silence,
@@ -72,6 +87,7 @@ from .kernel import (
     kernel_fixed_point,
     leak_aware_gain,
     leak_aware_scale,
+    stationary_gain,
 )
 from .quenched import (
     CIRCULATING_SCALES,
@@ -87,8 +103,11 @@ from .quenched import (
 from .stationary import stationary_rate
 
 __all__ = [
+    "PAIR_INPUTS", "CorrelationFixedPoint", "PairKernelMap", "correlation_fixed_point", "correlation_map",
+    "correlation_slope", "iterate_correlation", "margin_ratio", "margin_variance", "pair_input_covariance",
+    "pair_kernel_depth_map", "target_slope",
     "INPUTS", "KernelFixedPoint", "KernelMap", "LeakAwareScale", "input_covariance", "kernel_depth_map",
-    "kernel_fixed_point", "leak_aware_gain", "leak_aware_scale", "quenched_rates",
+    "kernel_fixed_point", "leak_aware_gain", "leak_aware_scale", "quenched_rates", "stationary_gain",
     "CIRCULATING_SCALES", "PADDINGS", "FixedPoint", "QuenchedFixedPoint", "active_count_distribution",
     "backward_gain", "backward_profile", "circulating_weight_variance", "conv_variance_map", "conv_variance_maps",
     "critical_ratio", "critical_threshold",
