@@ -58,6 +58,10 @@ class Status:
         return f"**{self.word}**: {self.detail}" if self.detail else f"**{self.word}**"
 
 
+def _percent(fraction: float) -> str:
+    return f"{fraction:.1%}" if fraction < 0.1 else f"{fraction:.0%}"
+
+
 def _miss(probability: float) -> str:
     return f"at most {probability:.0e}" if probability > 1e-15 else "below 1e-15"
 
@@ -98,9 +102,10 @@ def judge(
         if error is None or bound is None:
             raise ValueError("an approximation needs both its measured error and its stated bound")
         where = f", growing {grows}" if grows else ""
+        measured, stated = _percent(abs(error)), _percent(bound)
         if abs(error) <= bound:
-            return status("approximate", f"measured error {abs(error):.0%} (stated bound {bound:.0%}){where}")
-        return status("refuted", f"measured error {abs(error):.0%} beyond the stated bound {bound:.0%}{where}")
+            return status("approximate", f"measured error {measured} (stated bound {stated}){where}")
+        return status("refuted", f"measured error {measured} beyond the stated bound {stated}{where}")
     if passed is None:
         return status("not reproduced", "")
     if not passed:
