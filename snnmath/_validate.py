@@ -58,6 +58,16 @@ def integer(name: str, value: Any, *, low: int = 1, high: int | None = None) -> 
     return ivalue
 
 
+def window_steps(name: str, value: Any) -> int | float:
+    """Return a number of time steps: an int >= 1, or ``math.inf`` for the stationary limit."""
+    if isinstance(value, (float, np.floating)) and value == math.inf:
+        return math.inf
+    try:
+        return integer(name, value, low=1)
+    except ValueError:
+        raise ValueError(f"{name} must be an integer >= 1 or math.inf (the stationary limit), got {value!r}") from None
+
+
 def _describe(low: float | None, high: float | None, low_open: bool) -> str:
     if low is not None and high is not None:
         return f" in {'(' if low_open else '['}{low}, {high}]"

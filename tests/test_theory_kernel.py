@@ -1,6 +1,8 @@
 """snnmath.theory.kernel: the kernel map over time (input covariances, the PSD root, the T = 1
 case against the first-step map, replicas, errors)."""
 
+import math
+
 import numpy as np
 import pytest
 import scipy.stats
@@ -172,3 +174,51 @@ def test_quenched_rates_start_from_each_input_as_a_layer_below():
         theory.quenched_rates(gain, 0.5, 1.0, 2, input="rate")
     with pytest.raises(ValueError, match="fresh part"):
         theory.quenched_rates(gain, 0.5, 1.0, 2, input="direct")
+
+
+# --- the stationary limit T = ∞ ---------------------------------------------------------------
+
+def test_a_burn_in_averages_the_rate_over_the_window_after_it():
+    start = kernel.input_covariance("direct", 6)
+    point = kernel.kernel_fixed_point(5.0, 0.5, 0.5, start, burn_in=2, **SMALL)
+    assert point.rate == pytest.approx(np.diagonal(point.kernel)[2:].mean(), rel=1e-12)
+    with pytest.raises(ValueError, match="burn_in"):
+        kernel.kernel_fixed_point(5.0, 0.5, 0.5, start, burn_in=6, **SMALL)
+
+
+def test_the_stationary_gain_doubles_burn_in_and_window_until_the_gain_settles():
+    scale = kernel.stationary_gain(0.5, 0.5, samples=4096, seed=1, start=4, tolerance=0.05, max_steps=32)
+    assert scale.window == scale.burn_in >= 8 and scale.change <= scale.tolerance == 0.05
+    assert scale.fold_gain < scale.gain and 0 < scale.contraction < 1
+    # the same level computed directly is the same scale, without the convergence record
+    level = kernel.leak_aware_gain(0.5, 0.5, scale.window, burn_in=scale.burn_in, samples=4096, seed=1)
+    assert level == scale._replace(tolerance=None, change=None)
+    with pytest.raises(ValueError, match="did not converge"):
+        kernel.stationary_gain(0.5, 0.5, samples=4096, seed=1, start=4, tolerance=1e-12, max_steps=16)
+
+
+def test_steps_inf_is_the_stationary_limit_and_other_non_integers_are_refused(monkeypatch):
+    monkeypatch.setattr(kernel, "stationary_gain", lambda b, th, target, **kw: ("stationary", b, th, target, kw))
+    assert kernel.leak_aware_gain(0.9, 1.0, math.inf, samples=8, seed=3) == ("stationary", 0.9, 1.0, None,
+                                                                            dict(samples=8, seed=3))
+    for bad in (0, 2.5, float("nan"), -math.inf, "inf"):
+        with pytest.raises(ValueError, match=r"steps must be an integer >= 1 or math\.inf"):
+            kernel.leak_aware_gain(0.9, 1.0, bad)
+        with pytest.raises(ValueError, match=r"steps must be an integer >= 1 or math\.inf"):
+            kernel.leak_aware_scale(0.9, 1.0, bad)
+
+
+def test_tabulated_stationary_entries_converged_and_their_rate_is_what_the_solver_gives():
+    """Spot check of the shipped T = ∞ entries, cheaply: each records a converged doubling, and for
+    one (the cheapest) the fixed point at the tabulated gain, over the tabulated burn-in and window,
+    has exactly the tabulated rate (the full regeneration: scripts/leak_aware_table.py --check)."""
+    rows = {key: row for key, row in kernel._tabulated().items() if key[2] == math.inf}
+    if not rows:
+        pytest.skip("no tabulated stationary scales yet (scripts/leak_aware_table.py --steps inf)")
+    for row in rows.values():
+        assert row.window == row.burn_in and row.change <= row.tolerance == kernel.STATIONARY_TOLERANCE
+        assert row.fold_gain < row.gain and 0 < row.contraction < 1
+    (beta, theta, _), row = min(rows.items(), key=lambda item: (item[1].window, item[0]))
+    start = kernel.input_covariance("direct", row.burn_in + row.window)
+    point = kernel.kernel_fixed_point(row.gain, beta, theta, start, burn_in=row.burn_in)
+    assert point.converged and point.rate == row.rate

@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import math
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -37,7 +38,7 @@ import numpy as np
 import torch
 from numpy.typing import NDArray
 
-from .._validate import integer, real_scalar
+from .._validate import integer, real_scalar, window_steps
 from ..lif import lif_
 from ._common import Array
 from .first_step import spike_probability, weight_variance
@@ -181,7 +182,8 @@ class KernelFixedPoint(NamedTuple):
     kernel: Array
     """The last kernel, T × T, which is the fixed point when ``converged``."""
     rate: float
-    """Its time-averaged rate :math:`\\bar r = \\frac1T\\sum_t K(t, t)`."""
+    """Its time-averaged rate :math:`\\bar r = \\frac1W\\sum_t K(t, t)` over the last W steps
+    (all T steps without a burn-in)."""
     layers: int
     """Layers iterated."""
     converged: bool
@@ -198,9 +200,11 @@ def kernel_fixed_point(
     seed: int = 0,
     max_layers: int = 400,
     tolerance: float = 1e-4,
+    burn_in: int = 0,
 ) -> KernelFixedPoint:
     r"""Iterate :math:`C \mapsto c\,K(C)` from the current covariance ``start`` until the
-    time-averaged rate settles, with the same standard-normal draws z at every layer.
+    time-averaged rate settles, with the same standard-normal draws z at every layer. The rate is
+    averaged over the steps after the first ``burn_in`` (all steps by default).
 
     With fixed z the Monte Carlo map is one deterministic map (the sample-average map), so the
     iteration settles on its fixed point, within :math:`O(1/\sqrt{M})` of the exact one, instead of
@@ -212,16 +216,22 @@ def kernel_fixed_point(
     th = real_scalar("theta", theta, low=0.0)
     m = integer("samples", samples, low=2, high=MAX_SAMPLES)
     covariance = np.asarray(start, dtype=np.float64)
+    skip = integer("burn_in", burn_in, low=0, high=covariance.shape[0] - 1)
     noise = _noise(covariance.shape[0], m, integer("seed", seed, low=0))
     rate, quiet = np.inf, 0
     for layer in range(1, integer("max_layers", max_layers, low=1) + 1):
         kernel = _sample_kernel(covariance, b, th, noise)
-        previous, rate = rate, float(np.trace(kernel)) / kernel.shape[0]
+        previous, rate = rate, _window_rate(kernel, skip)
         quiet = quiet + 1 if abs(rate - previous) < tolerance * rate else 0
         if rate < SILENT_RATE or quiet >= 5:
             return KernelFixedPoint(kernel, rate, layer, True)
         covariance = c * kernel
     return KernelFixedPoint(kernel, rate, layer, False)
+
+
+def _window_rate(kernel: Array, burn_in: int) -> float:
+    """Time-averaged rate of ``kernel`` over its steps after the first ``burn_in``."""
+    return float(np.trace(kernel[burn_in:, burn_in:])) / (kernel.shape[0] - burn_in)
 
 
 def _sample_kernel(covariance: Array, beta: float, theta: float, noise: torch.Tensor) -> Array:
@@ -259,19 +269,36 @@ class LeakAwareScale(NamedTuple):
     contraction: float
     """Leading eigenvalue (modulus) of the map's Jacobian at the fixed point, from the decay of a
     perturbation of the rate over depth: below 1 is stable, and 1/(1 − it) layers is its depth scale."""
+    burn_in: int = 0
+    """Steps from rest before the averaging window: 0 for a window of T steps from rest; for the
+    stationary limit (T = ∞), the burn-in at which the gain had converged."""
+    window: int | None = None
+    """Steps the rate is averaged over after the burn-in (T for a finite window; None: all steps)."""
+    tolerance: float | None = None
+    """Stationary limit only: the relative change of the gain allowed when the burn-in and the
+    window were last doubled (``STATIONARY_TOLERANCE``); None for a finite window."""
+    change: float | None = None
+    """Stationary limit only: the relative change of the gain at that last doubling (at most
+    ``tolerance``); None for a finite window."""
 
 
 def leak_aware_gain(
     beta: float,
     theta: float,
-    steps: int,
+    steps: int | float,
     target_rate: float | None = None,
     *,
+    burn_in: int = 0,
     samples: int = 1 << 15,
     seed: int = 0,
 ) -> LeakAwareScale:
     r"""The gain that holds a time-averaged rate over a window of ``steps`` steps from rest as a
     stable fixed point of the kernel map over depth, with the fold below it and the contraction at it.
+
+    ``burn_in`` > 0 runs the neurons that many steps from rest before the window (the map is
+    iterated on kernels of ``burn_in + steps`` steps, the rate averaged over the last ``steps``).
+    ``steps=math.inf`` is the stationary limit, a neuron driven long after rest
+    (:func:`snnmath.theory.stationary_gain`, which grows the burn-in and the window until the gain converges).
 
     At every gain the map is iterated from the input a network gets (a constant current of unit
     variance into layer 0, direct encoding, from rest) to the fixed point it settles on, the one
@@ -291,14 +318,18 @@ def leak_aware_gain(
     """
     b = real_scalar("beta", beta, low=0.0, high=1.0)
     th = real_scalar("theta", theta, low=0.0, low_open=True)
-    t_steps = integer("steps", steps, low=1)
+    window = window_steps("steps", steps)
+    if not math.isfinite(window):
+        return stationary_gain(b, th, target_rate, samples=samples, seed=seed)
+    t_steps = int(window)
+    skip = integer("burn_in", burn_in, low=0)
     if target_rate is not None:
         real_scalar("target_rate", target_rate, low=0.0, high=1.0, low_open=True)
 
-    start = input_covariance("direct", t_steps)
+    start = input_covariance("direct", skip + t_steps)
 
     def follow(c: float) -> KernelFixedPoint:
-        return kernel_fixed_point(c, b, th, start, samples=samples, seed=seed)
+        return kernel_fixed_point(c, b, th, start, samples=samples, seed=seed, burn_in=skip)
 
     high_gain = 4.0 * float(weight_variance(1, th))
     high = follow(high_gain)
@@ -325,8 +356,53 @@ def leak_aware_gain(
             upper_gain, upper = mid, point
         else:
             low_gain = mid
-    contraction = _contraction(upper_gain, upper, b, th, samples, seed)
-    return LeakAwareScale(upper_gain, upper.rate, held, fold_gain, fold.rate, upper_gain / fold_gain - 1, contraction)
+    contraction = _contraction(upper_gain, upper, b, th, samples, seed, skip)
+    return LeakAwareScale(upper_gain, upper.rate, held, fold_gain, fold.rate, upper_gain / fold_gain - 1, contraction,
+                          skip, t_steps)
+
+
+STATIONARY_TOLERANCE = 0.01
+"""Relative change of the stationary gain, when the burn-in and the window are doubled, below
+which :func:`snnmath.theory.stationary_gain` takes it as converged."""
+STATIONARY_START = 25
+"""The first burn-in and window (steps) of :func:`snnmath.theory.stationary_gain`."""
+
+
+def stationary_gain(
+    beta: float,
+    theta: float,
+    target_rate: float | None = None,
+    *,
+    tolerance: float = STATIONARY_TOLERANCE,
+    start: int = STATIONARY_START,
+    max_steps: int = 800,
+    samples: int = 1 << 15,
+    seed: int = 0,
+) -> LeakAwareScale:
+    r"""The leak-aware gain in the stationary limit T → ∞: a neuron driven long after rest.
+
+    :func:`snnmath.theory.leak_aware_gain` with a burn-in B from rest and a window W of B steps after
+    it, for B = ``start``, 2 ``start``, 4 ``start``, …: the rate is averaged over steps B … 2B − 1 of
+    kernels over 2B steps. The first level whose gain differs from the level before by at most
+    ``tolerance`` (relative) is returned, with ``tolerance`` and the change it met; the default
+    target (``target_rate`` None) is chosen at each level as :func:`snnmath.theory.leak_aware_gain`
+    chooses it, and a level whose choice differs from the level before does not count as converged.
+    A ``ValueError`` says so where 2B would exceed ``max_steps`` before the gain converged.
+    """
+    tol = real_scalar("tolerance", tolerance, low=0.0, low_open=True)
+    b0 = integer("start", start, low=1)
+    limit = integer("max_steps", max_steps, low=2 * b0)
+    previous: LeakAwareScale | None = None
+    burn = b0
+    while 2 * burn <= limit:
+        level = leak_aware_gain(beta, theta, burn, target_rate, burn_in=burn, samples=samples, seed=seed)
+        if previous is not None and level.first_step_rate_held == previous.first_step_rate_held:
+            change = abs(level.gain / previous.gain - 1)
+            if change <= tol:
+                return level._replace(tolerance=tol, change=change)
+        previous, burn = level, 2 * burn
+    raise ValueError(f"the stationary gain for beta={beta}, theta={theta} did not converge to a relative {tol:.3g} "
+                     f"within max_steps={limit} (last burn-in and window {burn // 2} steps each)")
 
 
 def _alive(point: KernelFixedPoint) -> bool:
@@ -352,7 +428,7 @@ def _fold(follow: Any, gain: float, point: KernelFixedPoint) -> tuple[float, Ker
 
 
 def _contraction(gain: float, point: KernelFixedPoint, beta: float, theta: float, samples: int, seed: int,
-                 kick: float = 1.25, layers: int = 12) -> float:
+                 burn_in: int = 0, kick: float = 1.25, layers: int = 12) -> float:
     """Leading eigenvalue modulus from how a rate perturbation (the fixed point's covariance
     ×``kick``) decays over depth, with the fixed point's own draws: the median ratio of
     successive deviations of the time-averaged rate from the fixed point's."""
@@ -360,7 +436,7 @@ def _contraction(gain: float, point: KernelFixedPoint, beta: float, theta: float
     covariance, deviations = kick * gain * point.kernel, []
     for _ in range(layers):
         kernel = _sample_kernel(covariance, beta, theta, noise)
-        deviations.append(float(np.trace(kernel)) / kernel.shape[0] - point.rate)
+        deviations.append(_window_rate(kernel, burn_in) - point.rate)
         covariance = gain * kernel
     ratios = [abs(b / a) for a, b in itertools.pairwise(deviations) if abs(a) > 1e-3 * point.rate]
     return float(np.median(ratios)) if ratios else float("nan")
@@ -375,22 +451,31 @@ TABLE = Path(__file__).resolve().parents[1] / "tables" / "leak_aware.json"
 """The tabulated leak-aware scales (``scripts/leak_aware_table.py`` writes it, with provenance)."""
 
 
+def table_steps(value: int | str) -> int | float:
+    """A table row's ``steps`` as the API takes it: the string ``"inf"`` (JSON has no infinity) is ``math.inf``."""
+    return math.inf if value == "inf" else int(value)
+
+
 @cache
-def _tabulated() -> dict[tuple[float, float, int], LeakAwareScale]:
+def _tabulated() -> dict[tuple[float, float, int | float], LeakAwareScale]:
     if not TABLE.exists():
         return {}
-    rows = json.loads(TABLE.read_text())["entries"]
-    return {(row["beta"], row["theta"], row["steps"]): LeakAwareScale(*(row[f] for f in LeakAwareScale._fields))
-            for row in rows}
+    found = {}
+    for row in json.loads(TABLE.read_text())["entries"]:
+        steps = table_steps(row["steps"])
+        row = {"burn_in": 0, "window": steps} | row  # rows of a finite window from rest may omit them
+        found[row["beta"], row["theta"], steps] = LeakAwareScale(*(row.get(f) for f in LeakAwareScale._fields))
+    return found
 
 
 @cache
-def leak_aware_scale(beta: float, theta: float, steps: int) -> LeakAwareScale:
+def leak_aware_scale(beta: float, theta: float, steps: int | float) -> LeakAwareScale:
     """:func:`snnmath.theory.leak_aware_gain` for its default target, read from the table ``TABLE`` where (β, θ, T) is
-    tabulated (β ∈ {0.5, 0.8, 0.9, 0.95}, θ ∈ {0.5, 1}, T ∈ {10, 25, 100}), else computed with the
-    table's seed and sample count (deterministic; tens of seconds on a laptop's CPU, cached)."""
+    tabulated (β ∈ {0.5, 0.8, 0.9, 0.95}, θ ∈ {0.5, 1}, T ∈ {10, 25, 100, ∞}; ``steps=math.inf`` is
+    the stationary limit), else computed with the table's seed and sample count (deterministic;
+    tens of seconds on a laptop's CPU for a finite window, minutes for the stationary limit; cached)."""
     b = real_scalar("beta", beta, low=0.0, high=1.0)
     th = real_scalar("theta", theta, low=0.0, low_open=True)
-    t_steps = integer("steps", steps, low=1)
+    t_steps = window_steps("steps", steps)
     found = _tabulated().get((b, th, t_steps))
     return found if found is not None else leak_aware_gain(b, th, t_steps)
