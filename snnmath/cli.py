@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from . import theory
-from ._validate import integer, real_scalar
+from ._validate import integer, real_scalar, window_steps
 from .init import NAMES
 
 PROG = "snnmath"
@@ -32,13 +32,14 @@ PROG = "snnmath"
 
 def scale(
     fan_in: int, threshold: float = 1.0, target_variance: float = 1.0, beta: float | None = None,
-    steps: int | None = None,
+    steps: int | float | None = None,
 ) -> dict[str, Any]:
     r"""The weight scale of one layer, as printed by ``snnmath scale``.
 
     Without ``beta``/``steps``: the first-time-step scale :math:`\mathrm{Var}[w] = V/(n\,Q(\theta/\sqrt V))`,
     with ``spike_probability`` :math:`Q(\theta/\sqrt V)`. With both: the leak-aware scale
-    (:func:`snnmath.init.snn_variance`) for a window of ``steps`` steps from rest, with the rate it
+    (:func:`snnmath.init.snn_variance`) for a window of ``steps`` steps from rest (``math.inf``:
+    the stationary limit, with the burn-in and window it converged at), with the rate it
     holds, whether that is the first-step rate, the fold, the margin and the contraction
     (:func:`snnmath.theory.leak_aware_scale`), and the input it assumes. Always ``variance``,
     ``std`` :math:`\sqrt{\mathrm{Var}[w]}` and ``uniform_bound`` :math:`\sqrt{3\,\mathrm{Var}[w]}`
@@ -58,10 +59,13 @@ def scale(
         if v != 1.0:
             raise ValueError("--target-variance sets the first-step scale only; the leak-aware scale targets a rate")
         b = real_scalar("--beta", beta, low=0.0, high=1.0)
-        t_steps = integer("--steps", steps, low=1)
+        t_steps = window_steps("--steps", steps)
         leak = theory.leak_aware_scale(b, real_scalar("--threshold", th, low=0.0, low_open=True), t_steps)
         variance = leak.gain / n
-        result |= {"beta": b, "steps": t_steps, "time_step": f"window of {t_steps} steps from rest",
+        window = (f"window of {t_steps} steps from rest" if math.isfinite(t_steps) else
+                  f"stationary limit T = ∞ (averaged over {leak.window} steps after {leak.burn_in} from rest; "
+                  f"halving both moves the gain by {leak.change:.1%}, tolerance {leak.tolerance:.0%})")
+        result |= {"beta": b, "steps": t_steps, "time_step": window,
                    "input": "direct encoding: a constant current into the first LIF layer, from u = s = 0",
                    "first_step_rate": float(theory.spike_probability(th)), **leak._asdict()}
     return result | {"variance": variance, "std": math.sqrt(variance), "uniform_bound": math.sqrt(3.0 * variance)}
@@ -233,6 +237,16 @@ def _json(value: Any) -> Any:
     return value
 
 
+def _steps(text: str) -> int | float:
+    """``--steps``: an integer, or ``inf`` for the stationary limit."""
+    if text.strip().lower() in ("inf", "infinity", "∞"):
+        return math.inf
+    try:
+        return int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"an integer >= 1 or inf, got {text!r}") from None
+
+
 def parser() -> argparse.ArgumentParser:
     """The argument parser of ``snnmath`` and its subcommands."""
     top = argparse.ArgumentParser(
@@ -259,8 +273,9 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--target-variance", type=float, default=1.0, help="target membrane variance V (default 1)")
     p.add_argument("--beta", type=float, default=None,
                    help="membrane decay β in [0, 1]: with --steps, the leak-aware scale (default: first step)")
-    p.add_argument("--steps", type=int, default=None,
-                   help="time steps T ≥ 1 of the window from rest, with --beta (tabulated: T = 10, 25, 100)")
+    p.add_argument("--steps", type=_steps, default=None,
+                   help="time steps T ≥ 1 of the window from rest, or inf for the stationary limit, with --beta "
+                        "(tabulated: T = 10, 25, 100, inf)")
     p.set_defaults(run=lambda a: scale(a.fan_in, a.threshold, a.target_variance, a.beta, a.steps),
                    text=_scale_text)
 

@@ -11,7 +11,7 @@ optional keyword-only ``torch.Generator``, fills the tensor and returns it. The 
 ``glorot_normal_``         :math:`2/(n_{in}+n_{out})` (Glorot & Bengio 2010)
 ``pytorch_default_``       uniform on :math:`\pm 1/\sqrt{n_{in}}`, variance :math:`1/(3n_{in})`
 ``fluctuation_driven_``    Rossbroich, Gygax & Zenke (2022), see its docstring
-``leak_aware_normal_``     :math:`c/n_{in}`, c the leak-aware gain for leak β over T steps from rest
+``leak_aware_normal_``     :math:`c/n_{in}`, c the leak-aware gain for leak β over T steps from rest (or T = ∞)
 =========================  =========================================================
 
 :func:`apply_` initialises every ``nn.Linear`` and ``nn.Conv1d/2d/3d`` of a model (an
@@ -117,7 +117,7 @@ def gain_normal_(tensor: torch.Tensor, gain: float, *, generator: torch.Generato
 
 def snn_variance(
     fan_in: int, threshold: float = 1.0, target_variance: float = 1.0, *,
-    beta: float | None = None, steps: int | None = None,
+    beta: float | None = None, steps: int | float | None = None,
 ) -> float:
     r"""The proposed weight variance of a layer with this fan-in n.
 
@@ -126,7 +126,8 @@ def snn_variance(
     at which the kernel map over a window of ``steps`` steps from rest holds the first-step rate
     :math:`Q(\theta)` as a stable fixed point over depth for leak ``beta``
     (:func:`snnmath.theory.leak_aware_scale`; where no gain holds :math:`Q(\theta)`, the rate at
-    1.1 times the fold gain).
+    1.1 times the fold gain). ``steps=math.inf`` is the stationary limit, a network driven long
+    after rest.
     """
     n = integer("fan_in", fan_in, low=1)
     th = real_scalar("threshold", threshold, low=0.0)
@@ -146,7 +147,7 @@ def snn_normal_(
     target_variance: float = 1.0,
     *,
     beta: float | None = None,
-    steps: int | None = None,
+    steps: int | float | None = None,
     generator: torch.Generator | None = None,
 ) -> torch.Tensor:
     r"""The proposed scale, normal: :math:`\mathrm{Var}[w] = V/(n\,Q(\theta/\sqrt V))`, or with
@@ -161,7 +162,7 @@ def snn_uniform_(
     target_variance: float = 1.0,
     *,
     beta: float | None = None,
-    steps: int | None = None,
+    steps: int | float | None = None,
     generator: torch.Generator | None = None,
 ) -> torch.Tensor:
     r"""The proposed scale, uniform: on :math:`\pm\sqrt{3\,\mathrm{Var}[w]}` with the variance of
@@ -174,13 +175,13 @@ def leak_aware_normal_(
     tensor: torch.Tensor,
     threshold: float,
     beta: float,
-    steps: int,
+    steps: int | float,
     *,
     generator: torch.Generator | None = None,
 ) -> torch.Tensor:
     r"""The leak-aware scale, normal: :math:`\mathrm{Var}[w] = c/n_{in}` with c the gain of
     :func:`snnmath.theory.leak_aware_scale` for leak ``beta`` over a window of ``steps`` steps
-    from rest (:func:`snn_normal_` with ``beta`` and ``steps``)."""
+    from rest, or ``math.inf`` for the stationary limit (:func:`snn_normal_` with ``beta`` and ``steps``)."""
     return snn_normal_(tensor, threshold, beta=beta, steps=steps, generator=generator)
 
 
@@ -226,7 +227,7 @@ class Scheme:
     """The in-place initialiser, ``fill(tensor, **params, generator=None)``."""
     params: tuple[str, ...]
     """The keyword parameters ``fill`` takes besides ``tensor`` and ``generator``."""
-    variance: Callable[[int, int, float, float, int | None], float]
+    variance: Callable[[int, int, float, float, int | float | None], float]
     """Its weight variance ``variance(fan_in, fan_out, threshold, beta, steps)``."""
     label: str
     """How tables and figures name it."""
@@ -234,11 +235,11 @@ class Scheme:
     """The parameters that have no default and must be given."""
 
 
-def _snn_variance(n_in: int, n_out: int, threshold: float, beta: float, steps: int | None) -> float:
+def _snn_variance(n_in: int, n_out: int, threshold: float, beta: float, steps: int | float | None) -> float:
     return snn_variance(n_in, threshold)
 
 
-def _leak_aware_variance(n_in: int, n_out: int, threshold: float, beta: float, steps: int | None) -> float:
+def _leak_aware_variance(n_in: int, n_out: int, threshold: float, beta: float, steps: int | float | None) -> float:
     if steps is None:
         raise ValueError("steps is required for the leak-aware scale (a window of that many steps from rest)")
     return snn_variance(n_in, threshold, beta=beta, steps=steps)
@@ -271,7 +272,7 @@ def _scheme(name: str, what: str = "name") -> Scheme:
 
 
 def variance_of(
-    name: str, fan_in: int, fan_out: int, threshold: float = 1.0, beta: float = 0.5, steps: int | None = None
+    name: str, fan_in: int, fan_out: int, threshold: float = 1.0, beta: float = 0.5, steps: int | float | None = None
 ) -> float:
     """Weight variance of the initialiser ``name`` (one of :data:`NAMES`) for a layer (``steps``: the
     window of ``"leak_aware"``, which needs it; the others ignore it)."""
@@ -280,7 +281,9 @@ def variance_of(
     return _scheme(name).variance(n_in, n_out, threshold, beta, steps)
 
 
-def for_threshold(name: str, threshold: float = 1.0, beta: float = 0.5, steps: int | None = None) -> Initialiser:
+def for_threshold(
+    name: str, threshold: float = 1.0, beta: float = 0.5, steps: int | float | None = None
+) -> Initialiser:
     """The initialiser ``name`` (one of :data:`NAMES`) as ``f(tensor, generator)``, for a
     network with this threshold and leak; with ``steps``, the proposed scale is the leak-aware
     one for that window (:func:`snn_variance`)."""

@@ -98,6 +98,18 @@ def test_leak_aware_is_the_snn_scale_with_beta_and_steps():
     assert torch.equal(a, b)
 
 
+
+def test_steps_inf_asks_for_the_stationary_limit_everywhere(monkeypatch):
+    fake = theory.LeakAwareScale(6.4, 0.33, False, 5.8, 0.29, 0.1, 0.4, 50, 50, 0.01, 0.003)
+    asked = []
+    monkeypatch.setattr(theory, "leak_aware_scale", lambda beta, theta, steps: asked.append((beta, steps)) or fake)
+    assert init.snn_variance(400, 1.0, beta=0.9, steps=math.inf) == 6.4 / 400
+    assert init.variance_of("leak_aware", 400, 100, 1.0, 0.9, steps=math.inf) == 6.4 / 400
+    model = init.apply_(nn.Sequential(nn.Linear(400, 300)), "snn", threshold=1.0, beta=0.9, steps=math.inf,
+                        generator=seeded(4))
+    assert normal_variance_ok(model[0].weight, 6.4 / 400)
+    assert asked == [(0.9, math.inf)] * 3
+
 def test_apply_target_variance_is_passed_through():
     layer = init.apply_(nn.Linear(600, 500), threshold=1.0, target_variance=2.0, generator=seeded(3))
     assert normal_variance_ok(layer.weight, float(theory.weight_variance(600, 1.0, 2.0)))
