@@ -30,8 +30,9 @@ from .train import Config
 RESULTS = Path(__file__).resolve().parents[1] / "results"
 """The stored studies."""
 GAIN_ERRORS = (0.95, 1.05)
-"""A verified check's stated wrong theories: the gain 5 % lower and 5 % higher."""
+"""The stated wrong theories of a verified check, the gain 5 % lower and 5 % higher."""
 FIVE = "a gain 5 % off"
+"""The same in words."""
 CONV_BOUND = 0.5
 """Stated bound on the relative error of the convolutional depth-wise mean field at the centre, over 20
 layers of 32 channels (the many-channel limit is not reached there, see the convolutions chapter)."""
@@ -39,14 +40,15 @@ QUENCHED_BOUND = 0.3
 """Stated bound on the shortfall of the rate that the quenched multi-step scale holds at β = 0.5 below its
 target, over 100 layers and 100 steps (the theory neglects the correlations of the spikes)."""
 KERNEL_BOUND = 0.02
-"""Stated bound on the kernel map's relative gap to finite networks from width :data:`KERNEL_FROM` on, away from a fold
-(the kernel chapter's criterion for its width study)."""
+"""Stated bound on the kernel map's relative gap to finite networks from width :data:`KERNEL_FROM` on, away
+from a fold (the kernel chapter's criterion for its width study)."""
 KERNEL_FROM = 1000
 """The width from which :data:`KERNEL_BOUND` is claimed."""
 RATE_FACTOR = 1.5
-"""The claim of holding a rate over depth and time: the median network within this factor of the first-step
-rate Q(θ) (the dynamics chapter's claim), at most :data:`RATE_SILENT` of the networks silent."""
+"""A rate is held over depth and time when the median network lies within this factor of the first-step
+rate Q(θ) (the dynamics chapter's claim) and at most a fraction :data:`RATE_SILENT` of the networks is silent."""
 RATE_SILENT = 0.1
+"""The largest fraction of silent networks with which a rate counts as held."""
 
 
 def formula(lhs: Any, rhs: Any) -> str:
