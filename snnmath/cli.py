@@ -32,7 +32,7 @@ PROG = "snnmath"
 
 def scale(
     fan_in: int, threshold: float = 1.0, target_variance: float = 1.0, beta: float | None = None,
-    steps: int | float | None = None,
+    steps: int | float | None = None, slope: float | None = None,
 ) -> dict[str, Any]:
     r"""The weight scale of one layer, as printed by ``snnmath scale``.
 
@@ -43,17 +43,25 @@ def scale(
     holds, whether that is the first-step rate, the fold, the margin and the contraction
     (:func:`snnmath.theory.leak_aware_scale`), and the input it assumes. Always ``variance``,
     ``std`` :math:`\sqrt{\mathrm{Var}[w]}` and ``uniform_bound`` :math:`\sqrt{3\,\mathrm{Var}[w]}`
-    (the bound of :func:`snnmath.init.snn_uniform_`).
+    (the bound of :func:`snnmath.init.snn_uniform_`). With ``slope``: the margin-aware first-step
+    scale, whose target variance makes the variance map's slope at most ``slope``
+    (:func:`snnmath.theory.margin_variance`), with that slope as ``map_slope``.
     """
     n = integer("--fan-in", fan_in, low=1)
     th = real_scalar("--threshold", threshold, low=0.0)
+    if slope is not None:
+        if target_variance != 1.0 or beta is not None or steps is not None:
+            raise ValueError("--slope chooses the target variance: give it without --target-variance, --beta, --steps")
+        target_variance = float(theory.margin_variance(th, real_scalar("--slope", slope, low=0.0, high=1.0,
+                                                                           low_open=True)))
     v = real_scalar("--target-variance", target_variance, low=0.0, low_open=True)
     if (beta is None) != (steps is None):
         raise ValueError("--beta and --steps go together: give both for the leak-aware scale, or neither")
     result: dict[str, Any] = {"fan_in": n, "threshold": th}
     if beta is None or steps is None:
         variance = float(theory.weight_variance(n, th, v))
-        result |= {"target_variance": v, "time_step": "first",
+        result |= {"target_variance": v, "time_step": "first", "slope_bound": slope,
+                   "map_slope": float(theory.target_slope(th, v)),
                    "spike_probability": float(theory.spike_probability(th, v))}
     else:
         if v != 1.0:
@@ -71,15 +79,19 @@ def scale(
     return result | {"variance": variance, "std": math.sqrt(variance), "uniform_bound": math.sqrt(3.0 * variance)}
 
 
-def fixed_points(threshold: float = 1.0, gain: float | None = None) -> dict[str, Any]:
+def fixed_points(threshold: float = 1.0, gain: float | None = None, slope: float | None = None) -> dict[str, Any]:
     r"""Every fixed point of :math:`V \mapsto c\,Q(\theta/\sqrt V)` with its slope and stability.
 
     ``gain`` :math:`c = n\,\mathrm{Var}[w]` defaults to the proposed scale's gain at unit
-    target variance, :math:`c = 1/Q(\theta)`. Also returns the saddle-node gain
+    target variance, :math:`c = 1/Q(\theta)`, or with ``slope`` the margin-aware scale's gain
+    (:func:`scale`). Also returns the saddle-node gain
     :math:`c_{sn}(\theta)` and the critical threshold :math:`\theta_c = x_c` (unit target).
     """
     th = real_scalar("--threshold", threshold, low=0.0)
-    c = float(theory.weight_variance(1, th)) if gain is None else real_scalar("--gain", gain, low=0.0, low_open=True)
+    if gain is not None and slope is not None:
+        raise ValueError("--gain and --slope both set the gain: give one")
+    c = (scale(1, th, slope=slope)["variance"] if gain is None else
+         real_scalar("--gain", gain, low=0.0, low_open=True))
     points = theory.fixed_points(th, c)
     return {
         "threshold": th,
@@ -144,6 +156,8 @@ def _scale_text(r: dict[str, Any]) -> str:
             f"Weight scale at the first time step for fan-in n = {r['fan_in']}, threshold θ = {_g(r['threshold'])}, "
             f"target variance V = {_g(r['target_variance'])}:",
             f"  P(u > θ) = Q(θ/√V)     {_g(r['spike_probability'])}",
+            f"  slope of the map at V  {_g(r['map_slope'])}"
+            + ("" if r["slope_bound"] is None else f" (V chosen for a slope of at most {_g(r['slope_bound'])})"),
             f"  Var[w] = V/(n·P)       {_g(r['variance'])}",
         ]
     else:
@@ -276,7 +290,10 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--steps", type=_steps, default=None,
                    help="time steps T ≥ 1 of the window from rest, or inf for the stationary limit, with --beta "
                         "(tabulated: T = 10, 25, 100, inf)")
-    p.set_defaults(run=lambda a: scale(a.fan_in, a.threshold, a.target_variance, a.beta, a.steps),
+    p.add_argument("--slope", type=float, default=None,
+                   help="margin-aware scale: the smallest target V >= 1 at which the variance map's slope is at most "
+                        "this, in (0, 1] (default: none, target --target-variance)")
+    p.set_defaults(run=lambda a: scale(a.fan_in, a.threshold, a.target_variance, a.beta, a.steps, a.slope),
                    text=_scale_text)
 
     p = command(
@@ -290,7 +307,9 @@ def parser() -> argparse.ArgumentParser:
         "--gain", type=float, default=None,
         help="gain c = n·Var[w] (default: the proposed scale's 1/Q(θ), target variance 1)",
     )
-    p.set_defaults(run=lambda a: fixed_points(a.threshold, a.gain), text=_fixed_points_text)
+    p.add_argument("--slope", type=float, default=None,
+                   help="use the gain of the margin-aware scale with this slope bound in (0, 1] (see scale --slope)")
+    p.set_defaults(run=lambda a: fixed_points(a.threshold, a.gain, a.slope), text=_fixed_points_text)
 
     p = command(
         "simulate",

@@ -117,7 +117,7 @@ def gain_normal_(tensor: torch.Tensor, gain: float, *, generator: torch.Generato
 
 def snn_variance(
     fan_in: int, threshold: float = 1.0, target_variance: float = 1.0, *,
-    beta: float | None = None, steps: int | float | None = None,
+    beta: float | None = None, steps: int | float | None = None, slope: float | None = None,
 ) -> float:
     r"""The proposed weight variance of a layer with this fan-in n.
 
@@ -128,9 +128,19 @@ def snn_variance(
     (:func:`snnmath.theory.leak_aware_scale`; where no gain holds :math:`Q(\theta)`, the rate at
     1.1 times the fold gain). ``steps=math.inf`` is the stationary limit, a network driven long
     after rest.
+
+    With ``slope`` (in (0, 1]): the margin-aware first-step scale, whose target variance is the
+    smallest V ≥ 1 at which the variance map's slope at its fixed point is at most ``slope``,
+    :math:`V = \max(1, (\theta/x_\lambda)^2)` (:func:`snnmath.theory.margin_variance`).
     """
     n = integer("fan_in", fan_in, low=1)
     th = real_scalar("threshold", threshold, low=0.0)
+    if slope is not None:
+        if beta is not None or steps is not None or target_variance != 1.0:
+            raise ValueError("slope chooses the target variance of the first-step scale: give it without "
+                             "target_variance, beta and steps")
+        target_variance = float(theory.margin_variance(th, real_scalar("slope", slope, low=0.0, high=1.0,
+                                                                           low_open=True)))
     if beta is None and steps is None:
         return float(theory.weight_variance(n, th, target_variance))
     if beta is None or steps is None:
@@ -148,11 +158,12 @@ def snn_normal_(
     *,
     beta: float | None = None,
     steps: int | float | None = None,
+    slope: float | None = None,
     generator: torch.Generator | None = None,
 ) -> torch.Tensor:
     r"""The proposed scale, normal: :math:`\mathrm{Var}[w] = V/(n\,Q(\theta/\sqrt V))`, or with
-    ``beta`` and ``steps`` the leak-aware scale (:func:`snn_variance`)."""
-    variance = snn_variance(fans(tensor)[0], threshold, target_variance, beta=beta, steps=steps)
+    ``beta`` and ``steps`` the leak-aware scale, or with ``slope`` the margin-aware one (:func:`snn_variance`)."""
+    variance = snn_variance(fans(tensor)[0], threshold, target_variance, beta=beta, steps=steps, slope=slope)
     return normal_with_variance_(tensor, variance, generator=generator)
 
 
@@ -163,11 +174,12 @@ def snn_uniform_(
     *,
     beta: float | None = None,
     steps: int | float | None = None,
+    slope: float | None = None,
     generator: torch.Generator | None = None,
 ) -> torch.Tensor:
     r"""The proposed scale, uniform: on :math:`\pm\sqrt{3\,\mathrm{Var}[w]}` with the variance of
     :func:`snn_normal_` (:func:`snn_variance`)."""
-    variance = snn_variance(fans(tensor)[0], threshold, target_variance, beta=beta, steps=steps)
+    variance = snn_variance(fans(tensor)[0], threshold, target_variance, beta=beta, steps=steps, slope=slope)
     return uniform_with_variance_(tensor, variance, generator=generator)
 
 
@@ -246,8 +258,8 @@ def _leak_aware_variance(n_in: int, n_out: int, threshold: float, beta: float, s
 
 
 SCHEMES: dict[str, Scheme] = {
-    "snn": Scheme(snn_normal_, ("threshold", "target_variance", "beta", "steps"), _snn_variance, "proposed"),
-    "snn_uniform": Scheme(snn_uniform_, ("threshold", "target_variance", "beta", "steps"), _snn_variance,
+    "snn": Scheme(snn_normal_, ("threshold", "target_variance", "beta", "steps", "slope"), _snn_variance, "proposed"),
+    "snn_uniform": Scheme(snn_uniform_, ("threshold", "target_variance", "beta", "steps", "slope"), _snn_variance,
                           "proposed (uniform)"),
     "kaiming": Scheme(kaiming_normal_, (), lambda n_in, n_out, th, b, t: 2.0 / n_in, "Kaiming"),
     "glorot": Scheme(glorot_normal_, (), lambda n_in, n_out, th, b, t: 2.0 / (n_in + n_out), "Glorot"),
@@ -320,8 +332,9 @@ def apply_(
     Each weight is filled by the initialiser ``method`` (one of :data:`NAMES`) at its own
     fan-in n (``in_features``, or ``in_channels/groups · prod(kernel_size)``); for the
     default ``"snn"`` that is :math:`w \sim \mathcal N(0, V/(n\,Q(\theta/\sqrt V)))`.
-    ``params`` go to that initialiser: ``threshold`` and ``target_variance``, or ``threshold``,
-    ``beta`` and ``steps`` for the leak-aware scale, for ``"snn"``/``"snn_uniform"``;
+    ``params`` go to that initialiser: ``threshold`` and ``target_variance`` (or ``slope`` for the
+    margin-aware scale), or ``threshold``, ``beta`` and ``steps`` for the leak-aware scale, for
+    ``"snn"``/``"snn_uniform"``;
     ``threshold``, ``beta``, ``mean``, ``xi``, ``rate`` for ``"fluctuation"``; none for ``"kaiming"``,
     ``"glorot"``, ``"pytorch"``. Biases are set
     to zero unless ``zero_bias=False``, which leaves them as they are. Every other module
