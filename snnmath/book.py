@@ -53,6 +53,19 @@ def glue_numbers(**values: Any) -> None:
         glue(key.replace("_", "-"), value, display=False)
 
 
+def glue_status(name: str, *statuses: Any) -> None:
+    """Glue one or more :class:`snnmath.status.Status` as Markdown under ``name``, for ``{glue:md}`` in a
+    chapter's summary: each word in bold with its detail, separated by semicolons."""
+    glue(name, Markdown("; ".join(status.markdown() for status in statuses)), display=False)
+
+
+def glue_claims(name: str, claims: Iterable[Any]) -> None:
+    """Glue a Markdown list of :class:`snnmath.claims.Claim` objects under ``name``, for a ``{glue:md}``
+    block: each claim, its conditions in brackets, then its status."""
+    glue(name, Markdown("\n".join(f"- {c.text} ({c.conditions}): {c.status.markdown()}" for c in claims)),
+         display=False)
+
+
 def small_probability(probability: float) -> str:
     """A small probability as prose: ``"at most 5e-08"``, or ``"below 1e-15"`` where double precision
     cannot resolve it (a probability computed as one minus a number within rounding of 1)."""
