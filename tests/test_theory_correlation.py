@@ -4,6 +4,7 @@ import mpmath
 import numpy as np
 import pytest
 import scipy.special
+import scipy.stats
 import sympy as sp
 
 from snnmath import bands, theory
@@ -119,3 +120,21 @@ def test_margin_variance():
     assert theory.target_slope(0.5) <= 0.5
     with pytest.raises(ValueError, match="slope"):
         theory.margin_variance(1.0, 0.0)
+
+
+def test_depth_scale_over_time_estimates_the_exact_one_at_one_step():
+    """At T = 1 the fitted depth scale of the pair kernel map is ξ_c of the first-step map (Student-t band
+    of 8 replicas at the book's α)."""
+    gain = float(theory.weight_variance(1, 1.0))
+    estimate = theory.depth_scale_over_time(gain, 0.9, 1.0, 1, samples=1 << 16, replicas=8, seed=1)
+    half = scipy.stats.t.isf(bands.ALPHA / 2, 7) * estimate.spread / np.sqrt(8)
+    assert abs(estimate.depth_scale - theory.correlation_fixed_point(1.0).depth_scale) <= half
+    with pytest.raises(ValueError, match="silent"):
+        theory.depth_scale_over_time(2.0, 0.9, 1.0, 1, burn_in=30, samples=1 << 12)
+
+
+def test_required_width_is_the_smallest_width_that_keeps_the_samples():
+    width = theory.required_width(1.0, 10, keep=0.99)
+    survive = [1 - theory.active_count_distribution(n, 1.0, 9)[-1, 0] for n in (width - 1, width)]
+    assert survive[0] < 0.99 <= survive[1]
+    assert theory.required_width(1.0, 100, keep=0.99, largest=50) is None

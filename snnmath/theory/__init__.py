@@ -23,10 +23,12 @@ from .conv import PADDINGS, conv_variance_map, conv_variance_maps, tap_counts
 from .correlation import (
     PAIR_INPUTS,
     CorrelationFixedPoint,
+    DepthScale,
     PairKernelMap,
     correlation_fixed_point,
     correlation_map,
     correlation_slope,
+    depth_scale_over_time,
     iterate_correlation,
     margin_ratio,
     margin_variance,
@@ -40,6 +42,7 @@ from .finite_width import (
     log_expected_depth_to_silence,
     mean_active_rate,
     mean_square_interval,
+    required_width,
     silence_probability,
     transition_matrix,
 )
@@ -104,7 +107,8 @@ from .stationary import stationary_rate
 
 __all__ = [
     "PAIR_INPUTS", "CorrelationFixedPoint", "PairKernelMap", "correlation_fixed_point", "correlation_map",
-    "correlation_slope", "iterate_correlation", "margin_ratio", "margin_variance", "pair_input_covariance",
+    "correlation_slope", "depth_scale_over_time", "DepthScale", "required_width", "iterate_correlation",
+    "margin_ratio", "margin_variance", "pair_input_covariance",
     "pair_kernel_depth_map", "target_slope",
     "INPUTS", "KernelFixedPoint", "KernelMap", "LeakAwareScale", "input_covariance", "kernel_depth_map",
     "kernel_fixed_point", "leak_aware_gain", "leak_aware_scale", "quenched_rates", "stationary_gain",

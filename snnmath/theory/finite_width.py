@@ -192,3 +192,27 @@ def mean_active_rate(
     width = integer("n", n, low=1)
     counts = active_count_distribution(width, theta, depth, gain, input_variance)
     return np.asarray(counts @ (np.arange(width + 1) / width), dtype=np.float64)
+
+
+def required_width(
+    theta: float, depth: int, keep: float = 0.99, gain: float | None = None, input_variance: float = 1.0,
+    largest: int = 4096,
+) -> int | None:
+    r"""Smallest width n at which a network of ``depth`` layers (layers 0 … depth−1) keeps at least
+    ``keep`` of its samples active in its last layer at t = 0, :math:`P(K_{depth-1} > 0) \ge` keep,
+    from the exact chain (bisection over n, the survival rising with n); None above ``largest``."""
+    th = real_scalar("theta", theta, low=0.0)
+    layers = integer("depth", depth, low=1)
+    share = real_scalar("keep", keep, low=0.0, high=1.0, low_open=True)
+
+    def enough(width: int) -> bool:
+        return 1 - active_count_distribution(width, th, layers - 1, gain, input_variance)[-1, 0] >= share
+
+    high = integer("largest", largest, low=1)
+    if not enough(high):
+        return None
+    low = 0  # enough(low) is False by convention (no neuron, no spike)
+    while high - low > 1:
+        middle = (low + high) // 2
+        low, high = (low, middle) if enough(middle) else (middle, high)
+    return high
