@@ -15,6 +15,8 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import scipy.integrate
+import scipy.special
 import scipy.stats
 import torch
 
@@ -138,25 +140,33 @@ class DeepRun:
     chain: np.ndarray
     """Distribution of the active count per layer, shape (depth, width + 1)."""
     mean_field_rate: np.ndarray
+    gain: float = 0.0
+    """The networks' gain c = n·Var[w] (Gaussian weights), which ``chain`` assumes."""
 
 
 DEEP_CHAIN_SIZE = {"width": 300, "depth": 100, "networks": 64}
 """The size at which the fixed-points chapter checks the chain (and the tests show its power)."""
 
 
-def deep_run(theta: float, width: int, depth: int, networks: int, seed: int) -> DeepRun:
+def deep_run(theta: float, width: int, depth: int, networks: int, seed: int, gain: float | None = None,
+             record_potentials: bool = False) -> DeepRun:
     """Simulate ``networks`` independent networks of ``depth`` layers, one sample each, at t = 0
-    with the proposed scale; attach the exact chain and the mean field."""
+    with Gaussian weights of gain c = n·Var[w] = ``gain`` (default the proposed scale); attach the exact
+    chain and the mean field. ``record_potentials`` keeps every layer's potentials (for
+    :func:`mean_square_check`)."""
     generator = torch.Generator().manual_seed(seed)
-    record = simulate(depth, width, steps=1, batch=1, networks=networks, theta=theta, init="snn", generator=generator)
-    gain = float(theory.weight_variance(1, theta))
-    variance = theory.iterate_map(theta, gain, 1.0, depth - 1)
+    c = float(theory.weight_variance(1, theta)) if gain is None else real_scalar("gain", gain, low=0.0, low_open=True)
+    init: str | Any = "snn" if gain is None else (lambda w, g=None: gain_normal_(w, c, generator=g))
+    record = simulate(depth, width, steps=1, batch=1, networks=networks, theta=theta, init=init,
+                      record_layers=range(depth) if record_potentials else (), generator=generator)
+    variance = theory.iterate_map(theta, c, 1.0, depth - 1)
     return DeepRun(
         theta=theta,
         width=width,
         record=record,
-        chain=theory.active_count_distribution(width, theta, depth - 1),
+        chain=theory.active_count_distribution(width, theta, depth - 1, gain=c),
         mean_field_rate=theory.spike_probability(theta, variance),
+        gain=c,
     )
 
 
@@ -199,17 +209,17 @@ def _chain_layer_test(counts: np.ndarray, pmf: np.ndarray, alpha: float) -> dict
 
 
 def deep_chain_power(width: int, theta: float, depth: int, networks: int, gain_factor: float,
-                     alpha: float = bands.ALPHA, tests: int | None = None) -> float:
+                     alpha: float = bands.ALPHA, tests: int | None = None, gain: float | None = None) -> float:
     """Probability that :func:`deep_chain_check` rejects a chain whose gain is off by ``gain_factor``.
 
-    The networks follow the proposed scale's chain; the check compares them with the chain at
-    ``gain_factor`` times that gain. Exact for each layer's two tests; the largest of those
-    rejection probabilities is returned, a lower bound of the check's power. ``tests`` is the
+    The networks follow the chain at ``gain`` (default the proposed scale); the check compares them
+    with the chain at ``gain_factor`` times that gain. Exact for each layer's two tests; the largest of
+    those rejection probabilities is returned, a lower bound of the check's power. ``tests`` is the
     check's Bonferroni count (default: the two tests of every layer of this one run).
     """
-    gain = float(theory.weight_variance(1, theta))
-    true = theory.active_count_distribution(width, theta, depth - 1)
-    wrong = theory.active_count_distribution(width, theta, depth - 1, gain=gain_factor * gain)
+    c = float(theory.weight_variance(1, theta)) if gain is None else real_scalar("gain", gain, low=0.0, low_open=True)
+    true = theory.active_count_distribution(width, theta, depth - 1, gain=c)
+    wrong = theory.active_count_distribution(width, theta, depth - 1, gain=gain_factor * c)
     level = alpha / (2 * depth if tests is None else tests)
     power = 0.0
     for layer in range(depth):
@@ -245,41 +255,109 @@ def mean_square_per_sample(record: Record) -> np.ndarray:
     return torch.stack([record.potentials[layer][0].double().square().mean(dim=-1) for layer in range(depth)]).numpy()
 
 
-def mean_square_check(record: Record, width: int, theta: float, alpha: float = bands.ALPHA) -> Check:
+def mean_square_check(record: Record, width: int, theta: float, alpha: float = bands.ALPHA,
+                      gain: float | None = None) -> Check:
     r"""The mean square potential :math:`\hat V_l = \frac1n\sum_i u_{l,i}^2` at t = 0 of independent networks
-    with the proposed scale against its exact finite-width law, layer by layer.
+    with Gaussian weights of gain c = n·Var[w] = ``gain`` (default the proposed scale) against its exact
+    finite-width law, layer by layer.
 
     ``record`` must come from independent networks with one sample each (``networks=R, batch=1``)
     and hold the potentials of every layer (``record_layers=range(depth)``). Exact for Gaussian
     weights: given :math:`K_{l-1} = k` active inputs, :math:`n\hat V_l / (\sigma_w^2 k) \sim \chi^2_n`
-    (layer 0: :math:`n\hat V_0/V_0`), independently of everything before, so the sum of these
-    normalised squares over every living (layer, network) pair is :math:`\chi^2` with n times as
-    many degrees of freedom; and :math:`\hat V_l = 0` exactly when :math:`K_{l-1} = 0`, whose
-    frequency, with the total count, follows the chain (:func:`deep_chain_check`'s two tests per
-    layer). Rows also carry the acceptance region of one sample's :math:`\hat V_l`
-    (:func:`snnmath.theory.mean_square_interval`, Bonferroni over samples and layers) for figures.
+    independently of everything before, so the sum of these normalised squares over every living
+    (layer ≥ 1, network) pair is :math:`\chi^2` with n times as many degrees of freedom (the last row,
+    the one that depends on the gain; :func:`mean_square_power` gives its power); layer 0's
+    :math:`n\hat V_0/V_0` summed over the networks is :math:`\chi^2_{nR}` (the row before it, a check of
+    the input currents); and :math:`\hat V_l = 0` exactly when :math:`K_{l-1} = 0`, whose frequency,
+    with the total count, follows the chain (:func:`deep_chain_check`'s two tests per layer). Rows also
+    carry the acceptance region of one sample's :math:`\hat V_l` (:func:`snnmath.theory.mean_square_interval`,
+    Bonferroni over samples and layers) for figures.
     """
     per_sample = mean_square_per_sample(record)
     depth, networks = per_sample.shape
     active = record.active[:, 0, :].numpy()
-    variance = float(theory.weight_variance(width, theta))
-    scales = np.vstack([np.ones((1, networks)), variance * active[:-1]])  # Var[u_l | K_{l-1}], layer 0: V_0 = 1
+    c = float(theory.weight_variance(1, theta)) if gain is None else real_scalar("gain", gain, low=0.0, low_open=True)
+    variance = c / width
+    scales = variance * active[:-1]  # Var[u_l | K_{l-1}] for layers 1..L-1
     living = scales > 0
-    squares = float(np.sum(width * per_sample[living] / scales[living]))
-    tests = 1 + 2 * depth
-    chi_lo, chi_hi = bands.chi2_interval(width * int(living.sum()), alpha, tests)  # Bonferroni: 1 + 2 per layer
-    chain = theory.active_count_distribution(width, theta, depth - 1)
-    low, high = theory.mean_square_interval(width, theta, depth - 1, alpha / per_sample.size)
+    tests = 2 + 2 * depth  # Bonferroni: the input, the pooled squares, two tests per layer
+    dead_ok = bool(np.all(per_sample[1:][~living] == 0))
+    squares = float(np.sum(width * per_sample[1:][living] / scales[living]))
+    chi_lo, chi_hi = bands.chi2_interval(width * int(living.sum()), alpha, tests)
+    inputs = float(np.sum(width * per_sample[0]))
+    in_lo, in_hi = bands.chi2_interval(width * networks, alpha, tests)
+    chain = theory.active_count_distribution(width, theta, depth - 1, gain=c)
+    low, high = theory.mean_square_interval(width, theta, depth - 1, alpha / per_sample.size, gain=c)
     rows = [dict(layer=layer, low=float(low[layer]), high=float(high[layer]),
                  silent=int((per_sample[layer] == 0).sum()),
                  **_chain_layer_test(active[layer], chain[layer], alpha / tests)) for layer in range(depth)]
+    rows.append(dict(layer="input", squares=inputs, dof=width * networks, squares_low=in_lo, squares_high=in_hi,
+                     ok=in_lo <= inputs <= in_hi))
     rows.append(dict(layer="all", squares=squares, dof=width * int(living.sum()), squares_low=chi_lo,
-                     squares_high=chi_hi, ok=chi_lo <= squares <= chi_hi))
+                     squares_high=chi_hi, ok=dead_ok and chi_lo <= squares <= chi_hi))
     return Check("mean square potential follows its exact finite-width law", all(r["ok"] for r in rows), rows)
 
 
+def mean_square_power(width: int, theta: float, depth: int, networks: int, gain_factor: float,
+                      gain: float | None = None, alpha: float = bands.ALPHA, tests: int | None = None) -> float:
+    r"""Lower bound, for any seed, on the probability that :func:`mean_square_check` rejects a theory whose
+    gain is ``gain_factor`` times the networks' own (``gain``, default the proposed scale), through its
+    pooled squares alone.
+
+    Under the wrong theory the pooled statistic is :math:`\chi^2_D/f`, D = n·M with M the number of living
+    (layer ≥ 1, network) pairs, so it misses with probability
+    :math:`F_D(f\,\mathrm{hi}_D) - F_D(f\,\mathrm{lo}_D)`. M is random; with m the number of layers ≥ 1
+    whose layer below is alive in every network, M ≥ R·m except with probability at most
+    :math:`R\,P(K_{m-1} = 0)` (silence is absorbing). The bound takes the best m of the worst miss over every D ≥ n·R·m
+    the run can give. ``tests`` is the check's Bonferroni count (default 2 + 2·depth).
+    """
+    f = real_scalar("gain_factor", gain_factor, low=0.0, low_open=True)
+    c = float(theory.weight_variance(1, theta)) if gain is None else real_scalar("gain", gain, low=0.0, low_open=True)
+    level = alpha / (2 + 2 * depth if tests is None else tests)
+    silent = theory.active_count_distribution(width, theta, depth - 2, gain=c)[:, 0]  # P(K_l = 0), l < depth - 1
+    pairs = np.arange(1, networks * (depth - 1) + 1)
+    dof = width * pairs
+    lo, hi = scipy.stats.chi2.ppf(level / 2, dof), scipy.stats.chi2.isf(level / 2, dof)
+    miss = scipy.stats.chi2.cdf(f * hi, dof) - scipy.stats.chi2.cdf(f * lo, dof)
+    worst = np.maximum.accumulate(miss[::-1])[::-1]  # worst miss over every D >= n·k, k = 1..R(L-1)
+    best = 0.0
+    for layers in range(1, depth):
+        lost = networks * float(silent[layers - 1])  # P(some network silent in layer `layers` - 1), absorbing
+        best = max(best, 1.0 - worst[networks * layers - 1] - lost)
+    return float(max(best, 0.0))
+
+
+SILENCE_TAIL = 1e-9
+"""A baseline's check runs to the first layer where the chain leaves a sample alive with at most this probability."""
+
+
+def silence_size(width: int, theta: float, gain: float, comparisons: int = 1, factors: Sequence[float] = (0.95, 1.05),
+                 power: float = 0.999, choices: Sequence[int] = (32, 64, 128), alpha: float = bands.ALPHA
+                 ) -> tuple[int, int]:
+    """Depth and number of independent networks at which :func:`mean_square_check` tests a network of gain
+    ``gain`` that falls silent: the depth reaches the first layer whose chain survival is at most
+    :data:`SILENCE_TAIL` (so every network must be silent there), and the networks are the fewest of
+    ``choices`` whose :func:`mean_square_power` against each of ``factors`` is at least ``power``, with
+    the check run at ``alpha``/``comparisons`` (the largest choice if none is)."""
+    alive = 1 - theory.active_count_distribution(width, theta, 60, gain=gain)[:, 0]
+    if not np.any(alive <= SILENCE_TAIL):
+        raise ValueError(f"the chain at gain {gain:g} and theta {theta:g} does not fall silent within 60 layers")
+    depth = int(np.argmax(alive <= SILENCE_TAIL)) + 1
+    for networks in choices:
+        tests = comparisons * (2 + 2 * depth)
+        if all(mean_square_power(width, theta, depth, networks, f, gain=gain, alpha=alpha, tests=tests) >= power
+               for f in factors):
+            return depth, networks
+    return depth, int(choices[-1])
+
+
 def silence_depth_check(record: Record, width: int, theta: float, gain: float, alpha: float = bands.ALPHA) -> Check:
-    """A network without a non-zero fixed point falls silent at t = 0 when the chain says.
+    """A network without a non-zero fixed point falls silent at t = 0 when the chain says (weak).
+
+    Not a verification of the gain: the samples of one network are not independent, and the
+    union bound below passes a gain 5 % off. :func:`mean_square_check` on independent networks at
+    the baseline's gain (:func:`deep_run`, :func:`silence_size`) tests the same depth to silence
+    against the exact chain and has power against such an error.
 
     With B samples, the chain's survival probability S_l = P(K_l > 0) gives, by a union
     bound, every sample silent at the first layer with S_l ≤ alpha/(2B) and every sample
@@ -387,6 +465,28 @@ def surrogate_moment_check(
     return Check("E[sigma'^2] by quadrature", all(r["ok"] for r in rows), rows)
 
 
+def surrogate_moment_power(surrogate: Surrogate, theta: float, variance: float, wrong: float, samples: int,
+                           cases: int = 1, alpha: float = bands.ALPHA) -> float:
+    r"""Lower bound, for any seed, on the probability that :func:`surrogate_moment_check`'s case
+    ``(surrogate, theta, variance)`` rejects the moment ``wrong`` (a competing value, e.g. the moment at a
+    slope 5 % off) in place of the true one, with ``samples`` draws and Bonferroni over ``cases``.
+
+    The check accepts only if the Monte Carlo mean lies within the band h of ``wrong`` (its half-width
+    uses ``wrong`` as the mean), so it must deviate from the true mean μ by at least d = |μ − wrong| − h;
+    Bernstein's inequality with :math:`\mathrm{Var}[X] \le \sigma'(0)^2\mu` and :math:`|X - \mu| \le \sigma'(0)^2`
+    bounds that probability. Exact, no normal approximation.
+    """
+    true = float(theory.surrogate_square_moment(theta, real_scalar("slope", surrogate.slope), surrogate.name, variance))
+    peak = float(surrogate.derivative(torch.zeros((), dtype=torch.float64))) ** 2
+    n = integer("samples", samples, low=1)
+    half = float(bands.bernstein_half_width(peak * wrong, peak, n, alpha, cases))
+    gap = abs(true - wrong) - half
+    if gap <= 0:
+        return 0.0
+    miss = 2 * np.exp(-n * gap**2 / (2 * peak * true + 2 * peak * gap / 3))
+    return float(max(1.0 - miss, 0.0))
+
+
 @dataclass
 class GradientRun:
     """Mean square gradients measured by autograd next to the mean-field profile, one initialiser and θ."""
@@ -446,6 +546,69 @@ def backward_gain_check(runs: Sequence[GradientRun], alpha: float = bands.ALPHA)
                              worst_layer=float(np.max(np.abs(layer_mean - 1) / layer_half)),
                              layers_ok=layers_ok, pooled_ok=pooled_ok, ok=layers_ok and pooled_ok))
     return Check("per-layer backward gains against autograd", all(r["ok"] for r in rows), rows)
+
+
+def backward_gain_power(run: GradientRun, wrong: np.ndarray, tests: int, alpha: float = bands.ALPHA,
+                        confidence: float = bands.ALPHA) -> np.ndarray:
+    r"""Lower bound, per surrogate of ``run``, on the probability that :func:`backward_gain_check`'s pooled
+    test rejects the profile ``wrong`` (shape like ``run.predicted``, e.g. the gain or the surrogate's slope
+    off by 5 %) when ``run.predicted`` is right, for networks drawn like ``run``'s.
+
+    Under the right profile each network's measured ratio :math:`\rho_{r,l}/\chi_l` has mean one, so the
+    pooled value in units of the wrong gains :math:`\chi'_l`, :math:`y_r = \mathrm{mean}_l\,\rho_{r,l}/\chi'_l`,
+    has mean :math:`\mu = \mathrm{mean}_l\,\chi_l/\chi'_l` exactly; with the check's normal model for the
+    i.i.d. :math:`y_r` its t statistic is noncentral t with R − 1 degrees of freedom and noncentrality
+    :math:`(\mu - 1)\sqrt R/\sigma`. σ is replaced by its upper confidence bound from ``run``'s own spread of
+    :math:`y_r` (χ² at ``confidence``), so the bound holds but for probability ``confidence``. ``tests`` is the
+    check's Bonferroni count.
+    """
+    bad = np.asarray(wrong, dtype=np.float64)
+    if bad.shape != run.predicted.shape or not np.all(np.isfinite(bad)) or np.any(bad <= 0):
+        raise ValueError(f"wrong must be positive and of shape {run.predicted.shape}, got {bad.shape}")
+    networks = run.measured.shape[1]
+    critical = scipy.stats.t.isf(alpha / tests / 2, networks - 1)
+    powers = []
+    for measured, predicted, other in zip(run.measured, run.predicted, bad, strict=True):
+        wrong_gains = other[:-1] / other[1:]
+        pooled = (measured[:, :-1] / measured[:, 1:] / wrong_gains).mean(axis=1)
+        mean = float(np.mean((predicted[:-1] / predicted[1:]) / wrong_gains))
+        sigma = float(np.sqrt((networks - 1) * pooled.var(ddof=1) / scipy.stats.chi2.ppf(confidence, networks - 1)))
+        powers.append(_t_test_power(abs(mean - 1) * np.sqrt(networks) / sigma, networks - 1, critical))
+    return np.array(powers)
+
+
+def backward_gain_detectable(run: GradientRun, tests: int, power: float = 0.999, alpha: float = bands.ALPHA,
+                             confidence: float = bands.ALPHA) -> np.ndarray:
+    """Per surrogate of ``run``, the smallest relative error e of the per-layer gain (every χ_l times 1 − e
+    and times 1 + e) that :func:`backward_gain_check` rejects with probability at least ``power`` by
+    :func:`backward_gain_power` (bisection to 1e-4; 1 when even e close to 1 is not enough)."""
+    exponents = np.arange(run.predicted.shape[1] - 1, -1, -1)
+
+    def enough(error: np.ndarray) -> np.ndarray:
+        return np.min([backward_gain_power(run, run.predicted * factor[:, None] ** exponents, tests, alpha, confidence)
+                       for factor in (1 - error, 1 + error)], axis=0) >= power
+
+    low, high = np.zeros(len(run.surrogates)), np.full(len(run.surrogates), 0.999)
+    detectable = enough(high)
+    while np.any(high - low > 1e-4):
+        middle = (low + high) / 2
+        ok = enough(middle)
+        high, low = np.where(ok, middle, high), np.where(ok, low, middle)
+    return np.where(detectable, high, 1.0)
+
+
+def _t_test_power(shift: float, dof: int, critical: float) -> float:
+    r"""P(|T| > ``critical``) for T noncentral t (``dof``, ``shift``): with :math:`T = (Z + \delta)/\sqrt{W/\nu}`,
+    the mean over :math:`W \sim \chi^2_\nu` of :math:`\Phi(-cS - \delta) + \Phi(-cS + \delta)`,
+    :math:`S = \sqrt{W/\nu}` (quadrature; stable where scipy's noncentral t is not)."""
+    law = scipy.stats.chi2(dof)
+
+    def rejected(w: float) -> float:
+        scale = critical * np.sqrt(w / dof)
+        return float(scipy.special.ndtr(-scale - shift) + scipy.special.ndtr(-scale + shift)) * float(law.pdf(w))
+
+    value, _ = scipy.integrate.quad(rejected, 0.0, float(law.isf(1e-15)), limit=200, points=[float(dof)])
+    return float(min(max(value, 0.0), 1.0))
 
 
 # --- the pixel-driven first layer ---------------------------------------------------------

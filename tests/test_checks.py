@@ -117,3 +117,51 @@ def test_independent_chain_check_detects_a_wrong_chain(monkeypatch):
 
     monkeypatch.setattr(theory, "active_count_distribution", wrong)
     assert not checks.independent_chain_check([30], [1.0], 10, 1000, seed=0).passed
+
+
+def _propagation_baselines():
+    """The propagation chapter's baseline cases: (theta, gain) where the gain lies below the saddle node."""
+    width, beta = 1000, 0.5
+    cases = []
+    for theta in (0.5, 1.0, 2.0):
+        for name in ("kaiming", "glorot", "pytorch", "fluctuation"):
+            gain = width * variance_of(name, width, width, theta, beta)
+            if gain < float(theory.saddle_node_gain(theta)):
+                cases.append((theta, gain))
+    return cases
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+def test_mean_square_check_at_a_baselines_gain_passes_for_any_seed(seed):
+    run = checks.deep_run(1.0, 300, 6, 24, seed, gain=2.0, record_potentials=True)
+    assert checks.mean_square_check(run.record, 300, 1.0, gain=2.0).passed
+
+
+def test_mean_square_power_is_the_chi2_miss_when_every_network_lives():
+    """With one layer below the output alive in every network for sure, the bound is the exact χ² miss."""
+    tests = 2 + 2 * 2
+    dof = 1000 * 16
+    lo, hi = bands.chi2_interval(dof, bands.ALPHA, tests)
+    law = scipy.stats.chi2(dof)
+    exact = 1 - (law.cdf(1.05 * hi) - law.cdf(1.05 * lo))
+    lost = 16 * float(theory.active_count_distribution(1000, 1.0, 0)[0, 0])
+    assert checks.mean_square_power(1000, 1.0, 2, 16, 1.05) == pytest.approx(exact - lost, abs=1e-9)
+
+
+def test_silence_check_rejects_a_gain_off_by_5_percent_at_the_chapters_size():
+    """The propagation chapter's silence check (independent networks at each baseline's gain, sized by
+    silence_size): its power against a gain 5 % lower or higher is at least 0.999 in every case, for any
+    seed, and at θ = 1 it does reject both at fixed seeds (one run per case)."""
+    cases = _propagation_baselines()
+    sizes = [checks.silence_size(1000, theta, gain, len(cases)) for theta, gain in cases]
+    for (theta, gain), (depth, networks) in zip(cases, sizes, strict=True):
+        tests = len(cases) * (2 + 2 * depth)
+        for factor in (0.95, 1.05):
+            assert checks.mean_square_power(1000, theta, depth, networks, factor, gain=gain, tests=tests) >= 0.999
+    for k, ((theta, gain), (depth, networks)) in enumerate(zip(cases, sizes, strict=True)):
+        if theta != 1.0:
+            continue
+        run = checks.deep_run(theta, 1000, depth, networks, k, gain=gain, record_potentials=True)
+        for factor in (0.95, 1.05):
+            assert not checks.mean_square_check(run.record, 1000, theta, bands.ALPHA / len(cases),
+                                                gain=factor * gain).passed

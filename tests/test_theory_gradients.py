@@ -1,17 +1,19 @@
 """Gradients at t = 0: the symbolic backward gain, its quadrature, the autograd measurement and its check."""
 
+import copy
 import math
 
 import mpmath
 import numpy as np
 import pytest
+import scipy.stats
 import sympy as sp
 import torch
 
 from snnmath import bands, checks, simulate, theory
 from snnmath import symbolic as sym
 from snnmath.init import for_threshold
-from snnmath.surrogate import Surrogate
+from snnmath.surrogate import DEFAULT_SLOPES, Surrogate
 
 SEEDS = range(5)
 
@@ -271,6 +273,60 @@ def test_backward_gain_check_detects_a_gain_wrong_by_20_percent_per_layer():
     assert not check.passed
     smooth = [row for row in check.rows if row["slope"] < 5]  # the sharp surrogate's band is wider than 20 %
     assert not any(row["ok"] for row in smooth)
+
+
+def test_backward_gain_check_has_its_stated_power_at_the_chapters_size():
+    """The gradients chapter's first case (proposed scale, θ = 0.5; 20 networks of 50 layers of 500, batch 16,
+    seed 20; Bonferroni over the chapter's 3 cases). Per surrogate, the check rejects a per-layer gain off by
+    the error it detects with probability 0.999 (computed from the run), both ways, and wherever that power
+    against 5 % is reached, gains 5 % lower and higher."""
+    theta, depth = 0.5, 50
+    surrogates = [Surrogate(name, slope) for name in sym.SURROGATE_NAMES
+                  for slope in (DEFAULT_SLOPES[name], theory.slopes_for_gain(theta, name)[0])]
+    run = checks.gradient_run("snn", theta, surrogates, depth, width=500, networks=20, batch=16, seed=20)
+    tests, alpha = 3 * len(surrogates) * depth, bands.ALPHA / 3  # the chapter's α per test
+    exponents = np.arange(depth - 1, -1, -1)
+
+    def pooled_rejects(factors):
+        wrong = copy.copy(run)
+        wrong.predicted = run.predicted * np.asarray(factors, dtype=np.float64)[:, None] ** exponents
+        return np.array([not row["pooled_ok"] for row in checks.backward_gain_check([wrong], alpha).rows])
+
+    detectable = checks.backward_gain_detectable(run, tests)
+    assert np.all(detectable < 1)
+    assert pooled_rejects(1 - detectable).all() and pooled_rejects(1 + detectable).all()
+    powers = np.min([checks.backward_gain_power(run, run.predicted * f**exponents, tests)
+                     for f in (0.95, 1.05)], axis=0)
+    assert np.array_equal(powers >= 0.999, detectable <= 0.05)
+    assert np.any(powers >= 0.999)
+    for factor in (0.95, 1.05):
+        assert pooled_rejects(np.full(len(surrogates), factor))[powers >= 0.999].all()
+
+
+def test_surrogate_moment_power_holds_at_the_chapters_size():
+    """The gradients chapter's smooth case (arctan, slope 2, θ = 0, V = 1; 400,000 draws, 36 cases): its
+    power against the moment at a slope 5 % off is at least 0.999 (Bernstein, any seed), and the check
+    rejects both at a fixed seed; at the sharp fast sigmoid (slope 25) it is not, as the chapter says."""
+    smooth, sharp = Surrogate("arctan", 2.0), Surrogate("fast_sigmoid", 25.0)
+    for factor in (0.95, 1.05):
+        wrong = float(theory.surrogate_square_moment(0.0, factor * 2.0, "arctan", 1.0))
+        assert checks.surrogate_moment_power(smooth, 0.0, 1.0, wrong, 400_000, cases=36) >= 0.999
+        wrong_sharp = float(theory.surrogate_square_moment(1.0, factor * 25.0, "fast_sigmoid", 1.0))
+        assert checks.surrogate_moment_power(sharp, 1.0, 1.0, wrong_sharp, 400_000, cases=36) < 0.999
+
+        def moment(theta, slope, name, variance, true=theory.surrogate_square_moment, f=factor):
+            return true(theta, f * slope, name, variance)
+
+        with pytest.MonkeyPatch.context() as patch:
+            patch.setattr(theory, "surrogate_square_moment", moment)
+            check = checks.surrogate_moment_check([(smooth, 0.0, 1.0)], samples=400_000, seed=7, alpha=bands.ALPHA / 36)
+        assert not check.passed
+
+
+def test_t_test_power_is_the_noncentral_t():
+    for shift in (0.0, 1.0, 4.0):
+        law = scipy.stats.nct(19, shift)
+        assert checks._t_test_power(shift, 19, 5.0) == pytest.approx(law.sf(5.0) + law.cdf(-5.0), rel=1e-6, abs=1e-12)
 
 
 # --- stats -------------------------------------------------------------------------------------
