@@ -93,12 +93,16 @@ def one_layer_map_check(
     * given K active inputs, u_out ~ N(0, Var[w]·K), so Σ u_out²/(Var[w]·K) over the
       replicates with K > 0 is χ² with ``outputs`` degrees of freedom each.
 
-    Bonferroni over both tests and the whole grid.
+    Both are identities (the generator's normal tail, Gaussian sums given K): the check tests the
+    code and the scale's value. A last row pools the χ² sums of every case (χ² with the summed
+    degrees of freedom), which is what gives the check power against a wrong gain
+    (:func:`one_layer_map_power`). Bonferroni over the 2 tests per case and the pooled one.
     """
     generator = torch.Generator().manual_seed(seed)
     cases = [(th, n, v) for th in thetas for n in widths for v in input_variances]
-    tests = 2 * len(cases)
-    rows = []
+    tests = 2 * len(cases) + 1
+    rows: list[dict[str, Any]] = []
+    pooled, pooled_dof = 0.0, 0
     for theta, width, v_in in cases:
         gain = float(theory.weight_variance(1, theta))
         inputs = torch.randn(replicates, width, 1, generator=generator)
@@ -119,7 +123,39 @@ def one_layer_map_check(
                  spike_ok=bool(lo <= q <= hi), chi2_ok=bool(chi_lo <= chi2 <= chi_hi),
                  ok=bool(lo <= q <= hi and chi_lo <= chi2 <= chi_hi))
         )
+        pooled, pooled_dof = pooled + chi2, pooled_dof + outputs * int(spiking.sum())
+    pooled_lo, pooled_hi = bands.chi2_interval(pooled_dof, alpha, tests)
+    rows.append({"theta": "all", "dof": pooled_dof, "chi2": pooled, "chi2_low": pooled_lo, "chi2_high": pooled_hi,
+                 "ok": bool(pooled_lo <= pooled <= pooled_hi)})
     return Check("one layer of the variance map", all(r["ok"] for r in rows), rows)
+
+
+def one_layer_map_power(
+    thetas: Sequence[float], widths: Sequence[int], gain_factor: float,
+    input_variances: Sequence[float] = (0.5, 1.0, 2.0), replicates: int = 100, outputs: int = 50,
+    alpha: float = bands.ALPHA,
+) -> float:
+    r"""Lower bound, for any seed, on the probability that :func:`one_layer_map_check` on this grid rejects
+    a theory whose gain is ``gain_factor`` times the one the weights are drawn with, by its pooled χ² row.
+
+    Under that theory the pooled sum is :math:`\chi^2_D/f`, D = ``outputs`` × the replicates with an
+    input spike, at least ``outputs`` × R × (the cases where a silent replicate has probability
+    :math:`(1 - Q)^n \le 10^{-12}`) except with probability R × the sum of those; the bound takes the worst
+    miss over every D from there up to the grid's largest.
+    """
+    f = real_scalar("gain_factor", gain_factor, low=0.0, low_open=True)
+    r, m = integer("replicates", replicates, low=1), integer("outputs", outputs, low=1)
+    cases = [(th, n, v) for th in thetas for n in widths for v in input_variances]
+    silent = np.array([(1 - float(theory.spike_probability(th, v))) ** n for th, n, v in cases])
+    sure = silent <= 1e-12
+    level = alpha / (2 * len(cases) + 1)
+    dof = m * np.arange(r * int(sure.sum()), r * len(cases) + 1)
+    dof = dof[dof > 0]
+    if dof.size == 0:
+        return 0.0
+    lo, hi = scipy.stats.chi2.ppf(level / 2, dof), scipy.stats.chi2.isf(level / 2, dof)
+    miss = scipy.stats.chi2.cdf(f * hi, dof) - scipy.stats.chi2.cdf(f * lo, dof)
+    return float(max(1.0 - float(miss.max()) - r * float(silent[sure].sum()), 0.0))
 
 
 def kaiming_check() -> Check:

@@ -165,3 +165,16 @@ def test_silence_check_rejects_a_gain_off_by_5_percent_at_the_chapters_size():
         for factor in (0.95, 1.05):
             assert not checks.mean_square_check(run.record, 1000, theta, bands.ALPHA / len(cases),
                                                 gain=factor * gain).passed
+
+
+@pytest.mark.parametrize("factor", [0.95, 1.05])
+def test_one_layer_map_check_rejects_a_gain_off_by_5_percent_at_the_chapters_size(factor, monkeypatch):
+    """The derivation chapter's grid (6 thresholds × widths 10, 100, 1000 × 3 input variances, seed 2): the
+    pooled squares' power against a theory whose gain is 5 % off is at least 0.999 for any seed, and the
+    check rejects it. The weights are drawn at the true gain / factor, so the check's gain is factor times theirs."""
+    grid = dict(thetas=[0.0, 0.5, 1.0, 1.5, 2.0, 3.0], widths=[10, 100, 1000], input_variances=[0.5, 1.0, 2.0])
+    assert checks.one_layer_map_power(grid["thetas"], grid["widths"], factor, grid["input_variances"]) >= 0.999
+    real = checks.gain_normal_
+    monkeypatch.setattr(checks, "gain_normal_",
+                        lambda tensor, gain, generator: real(tensor, gain / factor, generator=generator))
+    assert not checks.one_layer_map_check(seed=2, **grid).passed
