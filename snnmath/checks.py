@@ -794,6 +794,32 @@ def late_rate_check(
     return Check(f"median late rate within a factor {f:g} of the target", all(r["ok"] for r in rows), rows)
 
 
+def late_rate_power(networks: int, outside: float, comparisons: int, alpha: float = bands.ALPHA) -> float:
+    r"""Probability, for any law of the networks' rates, that :func:`late_rate_check` with ``networks``
+    networks per run and ``comparisons`` runs rejects a run whose networks each lie beyond the claim on
+    one side (below :math:`\rho/f`, or above :math:`f\rho`) with probability ``outside``.
+
+    The row is rejected on that side exactly when at most k networks are not beyond it (k the index of
+    :func:`snnmath.bands.median_interval`), so the power is :math:`P(\mathrm{Bin}(R, 1 - \text{outside}) \le k)`.
+    """
+    r = integer("networks", networks, low=1)
+    p = real_scalar("outside", outside, low=0.0, high=1.0)
+    k = bands.median_index(r, alpha, comparisons)
+    return float(scipy.stats.binom.cdf(k, r, 1 - p)) if k >= 0 else 0.0
+
+
+def late_rate_detectable(networks: int, comparisons: int, power: float = 0.999, alpha: float = bands.ALPHA) -> float:
+    r"""The smallest probability that a network lies beyond the claim (on one side) at which
+    :func:`late_rate_check` rejects the run with probability at least ``power`` (:func:`late_rate_power`):
+    :math:`1 - q^*`, :math:`q^*` the largest q with :math:`P(\mathrm{Bin}(R, q) \le k) \ge` ``power``
+    (a beta quantile)."""
+    r = integer("networks", networks, low=1)
+    k = bands.median_index(r, alpha, comparisons)
+    if k < 0:
+        return 1.0
+    return float(1 - scipy.stats.beta.ppf(1 - real_scalar("power", power, low=0.0, high=1.0), k + 1, r - k))
+
+
 # --- the kernel over time: the infinite-width limit against finite networks ----------------------
 @dataclass
 class KernelRateRun:

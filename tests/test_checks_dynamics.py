@@ -112,3 +112,27 @@ def test_independent_spikes_keep_layer_zero_and_the_rates():
     assert 0 < float(independent.rate[1:, 20:].mean()) < 0.5
     with pytest.raises(ValueError, match="^steps must be an integer"):
         simulate_independent_spikes(2, 10, steps=1)
+
+
+def test_late_rate_power_is_the_rejection_rule_at_the_chapters_size():
+    """The dynamics chapter's size (32 networks per run, 6 runs): a run is rejected below exactly when at most
+    k networks reach ρ/f (k of the median interval), so the power against a scale whose networks each fall
+    below with probability p is P(Bin(32, 1 − p) ≤ k), and it reaches 0.999 only when p ≥ the detectable
+    fraction (about all networks at this size)."""
+    networks, comparisons, factor = 32, 6, 1.5
+    k = bands.median_index(networks, bands.ALPHA, comparisons)
+    target = float(theory.spike_probability(THETA))
+
+    def run(inside):
+        rates = np.full((1, networks), 0.5 * target / factor)
+        rates[0, :inside] = target
+        return checks.LateRateRun("synthetic", 0.5, THETA, 1.0, target, 1.0, rates)
+
+    runs = [run(k)] + [run(networks)] * (comparisons - 1)
+    assert not checks.late_rate_check(runs, factor).rows[0]["ok"]  # k networks inside: rejected
+    runs[0] = run(k + 1)
+    assert checks.late_rate_check(runs, factor).rows[0]["ok"]  # k + 1 inside: not rejected
+    detectable = checks.late_rate_detectable(networks, comparisons)
+    assert checks.late_rate_power(networks, detectable, comparisons) == pytest.approx(0.999, abs=1e-9)
+    assert checks.late_rate_power(networks, detectable - 1e-3, comparisons) < 0.999
+    assert checks.late_rate_power(networks, 0.9, comparisons) == pytest.approx(scipy.stats.binom.cdf(k, networks, 0.1))
