@@ -387,13 +387,23 @@ def silence_size(width: int, theta: float, gain: float, comparisons: int = 1, fa
     return depth, int(choices[-1])
 
 
+def silence_check(width: int, theta: float, gain: float, seed: int, comparisons: int = 1,
+                  alpha: float = bands.ALPHA) -> Check:
+    """A network of gain ``gain`` below the saddle node falls silent at t = 0 when the exact chain says, on
+    independent networks: :func:`mean_square_check` at that gain, at the size :func:`silence_size` gives
+    (power at least 0.999 against a gain 5 % off, for any seed), at level ``alpha``/``comparisons``."""
+    depth, networks = silence_size(width, theta, gain, comparisons, alpha=alpha)
+    run = deep_run(theta, width, depth, networks, seed, gain=gain, record_potentials=True)
+    return mean_square_check(run.record, width, theta, alpha / comparisons, gain=gain)
+
+
 def silence_depth_check(record: Record, width: int, theta: float, gain: float, alpha: float = bands.ALPHA) -> Check:
     """A network without a non-zero fixed point falls silent at t = 0 when the chain says (weak).
 
     Not a verification of the gain: the samples of one network are not independent, and the
-    union bound below passes a gain 5 % off. :func:`mean_square_check` on independent networks at
-    the baseline's gain (:func:`deep_run`, :func:`silence_size`) tests the same depth to silence
-    against the exact chain and has power against such an error.
+    union bound below passes a gain 5 % off. :func:`silence_check` (independent networks at the
+    baseline's gain) tests the same depth to silence against the exact chain and has power against
+    such an error.
 
     With B samples, the chain's survival probability S_l = P(K_l > 0) gives, by a union
     bound, every sample silent at the first layer with S_l ≤ alpha/(2B) and every sample

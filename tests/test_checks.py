@@ -178,3 +178,12 @@ def test_one_layer_map_check_rejects_a_gain_off_by_5_percent_at_the_chapters_siz
     monkeypatch.setattr(checks, "gain_normal_",
                         lambda tensor, gain, generator: real(tensor, gain / factor, generator=generator))
     assert not checks.one_layer_map_check(seed=2, **grid).passed
+
+
+def test_silence_check_passes_at_the_true_gain_and_rejects_a_gain_5_percent_off():
+    gain = 1000 * variance_of("kaiming", 1000, 1000, 1.0)
+    assert checks.silence_check(1000, 1.0, gain, seed=3).passed
+    depth, networks = checks.silence_size(1000, 1.0, gain)
+    run = checks.deep_run(1.0, 1000, depth, networks, 3, gain=gain, record_potentials=True)
+    for factor in (0.95, 1.05):
+        assert not checks.mean_square_check(run.record, 1000, 1.0, gain=factor * gain).passed
