@@ -22,9 +22,9 @@ import torch
 
 from . import bands, checks, records, theory
 from . import symbolic as sym
-from .init import gain_normal_, variance_of
+from .init import variance_of
 from .simulate import simulate, simulate_conv
-from .status import Status, judge
+from .status import POWER, Status, judge
 from .train import Config
 
 RESULTS = Path(__file__).resolve().parents[1] / "results"
@@ -148,58 +148,30 @@ def mean_square(seed: int = 1, width: int = 1000, depth: int = 100, networks: in
                  f"first time step, $\\theta = {theta:g} < \\theta_c$, width {width}", "propagation", "paper")
 
 
-def _gaussian(gain: float) -> Callable[..., torch.Tensor]:
-    """An initialiser of Gaussian weights of gain c = n·Var[w] = ``gain``."""
-    def fill(weight: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
-        return gain_normal_(weight, gain, generator=generator)
-    return fill
-
-
-def silence_power(width: int, theta: float, gain: float, depth: int, samples: int, wrong_gain: float,
-                  alpha: float = bands.ALPHA) -> float:
-    """Lower bound on the probability that :func:`snnmath.checks.silence_depth_check`, run on ``samples``
-    independent networks at ``gain``, rejects the chain at ``wrong_gain``: the larger of the probabilities
-    that some network is alive where the wrong chain is sure of silence and that some is silent where it is
-    sure of activity (both exact under the true chain)."""
-    wrong = 1 - theory.active_count_distribution(width, theta, depth - 1, gain=wrong_gain)[:, 0]
-    true = 1 - theory.active_count_distribution(width, theta, depth - 1, gain=gain)[:, 0]
-    level, power = alpha / (2 * samples), 0.0
-    if np.any(wrong <= level):
-        power = max(power, 1 - (1 - true[int(np.argmax(wrong <= level))]) ** samples)
-    alive = np.nonzero(wrong >= 1 - level)[0]
-    if alive.size:
-        power = max(power, 1 - true[alive.max()] ** samples)
-    return float(power)
-
-
-def baselines_silent(seed: int = 2, width: int = 1000, depth: int = 12, networks: int = 16,
-                     theta: float = 1.0) -> list[Claim]:
-    """Kaiming's, Glorot's and PyTorch's gains (Gaussian weights of their variance) on independent networks: they
-    fall silent (against a network at the saddle-node gain, which keeps its activity) by the depth of the chain
-    (against a gain 5 % off, which the depth to silence barely resolves)."""
-    c_sn = float(theory.saddle_node_gain(theta))
+def baselines_silent(seed: int = 2, width: int = 1000, theta: float = 1.0) -> Claim:
+    """Kaiming's, Glorot's and PyTorch's gains (Gaussian weights of their variance) at the propagation chapter's
+    width: independent networks, as many as :func:`snnmath.checks.silence_size` needs for the power against a
+    gain 5 % off, run to the layer where the chain is sure of silence, checked by
+    :func:`snnmath.checks.mean_square_check` at the baseline's gain (the chain's silent and active counts in
+    every layer, the pooled squares of the living layers)."""
     x_c = float(theory.critical_ratio())
-    passed, power_silent, power_depth, above = True, 1.0, 1.0, []
-    for k, name in enumerate(("kaiming", "glorot", "pytorch")):
+    names = ("kaiming", "glorot", "pytorch")
+    passed, power, above = True, 1.0, []
+    for k, name in enumerate(names):
         gain = width * variance_of(name, width, width, theta)
-        record = simulate(depth, width, steps=1, batch=1, networks=networks, theta=theta,
-                          init=_gaussian(gain),
-                          generator=torch.Generator().manual_seed(seed + k))
-        passed = passed and checks.silence_depth_check(record, width, theta, gain).passed
-        power_silent = min(power_silent, silence_power(width, theta, gain, depth, networks, c_sn))
-        power_depth = min(power_depth, min(silence_power(width, theta, gain, depth, networks, f * gain)
-                                           for f in GAIN_ERRORS))
+        depth, networks = checks.silence_size(width, theta, gain, len(names), power=POWER)
+        run = checks.deep_run(theta, width, depth, networks, seed + k, gain=gain, record_potentials=True)
+        passed = passed and checks.mean_square_check(run.record, width, theta, alpha=bands.ALPHA / len(names),
+                                                     gain=gain).passed
+        tests = len(names) * (2 + 2 * depth)
+        power = min(power, *(checks.mean_square_power(width, theta, depth, networks, f, gain=gain, tests=tests)
+                             for f in GAIN_ERRORS))
         # the saddle node c_sn(θ) = θ²/(x_c² Q(x_c)) lies above the gain exactly for θ above this
         above.append(float(np.sqrt(gain * x_c**2 * float(theory.spike_probability(x_c)))))
-    where = (f"first time step, $\\theta$ above {max(above):.2f} (where every baseline's gain lies below the "
-             f"saddle node); checked at $\\theta = {theta:g}$, width {width}")
-    return [
-        Claim("Kaiming, Glorot and PyTorch's default lose the activity over depth",
-              judge(passed, power=power_silent, detects="a network at the saddle-node gain"), where, "propagation",
-              "paper"),
-        Claim("They fall silent at the depth the exact chain predicts", judge(passed, power=power_depth, detects=FIVE),
-              where, "propagation"),
-    ]
+    return Claim("Kaiming, Glorot and PyTorch's default fall silent over depth, at the depth the exact chain predicts",
+                 judge(passed, power=power, detects=FIVE),
+                 f"first time step, $\\theta$ above {max(above):.2f} (where every baseline's gain lies below the "
+                 f"saddle node); checked at $\\theta = {theta:g}$, width {width}", "propagation", "paper")
 
 
 def width_chain(seed: int = 3, widths: Sequence[int] = (30, 100), depth: int = 20, networks: int = 300,
