@@ -291,6 +291,17 @@ def mean_square_per_sample(record: Record) -> np.ndarray:
     return torch.stack([record.potentials[layer][0].double().square().mean(dim=-1) for layer in range(depth)]).numpy()
 
 
+def _pooled_layers(silent: np.ndarray, networks: int, level: float) -> tuple[int, float]:
+    """The pooled row of :func:`mean_square_check` at a test level ``level``: how many layers l = 1..m it sums,
+    and the level of its χ² band. ``silent[l]`` = P(K_l = 0), non-decreasing. Networks silent in layer 0
+    are left out (a choice made by layer 0 alone, whose squares are not pooled); the chance that one of the
+    others dies inside the pooled layers is at most d = R·(P(K_{m-1} = 0) − P(K_0 = 0)); m is the largest
+    with d ≤ 0.9·level, and the band gets the rest of the level."""
+    risk = networks * (np.asarray(silent[:-1]) - silent[0])
+    m = int(np.sum(risk <= 0.9 * level))
+    return m, level - (float(risk[m - 1]) if m else 0.0)
+
+
 def mean_square_check(record: Record, width: int, theta: float, alpha: float = bands.ALPHA,
                       gain: float | None = None) -> Check:
     r"""The mean square potential :math:`\hat V_l = \frac1n\sum_i u_{l,i}^2` at t = 0 of independent networks
@@ -299,68 +310,76 @@ def mean_square_check(record: Record, width: int, theta: float, alpha: float = b
 
     ``record`` must come from independent networks with one sample each (``networks=R, batch=1``)
     and hold the potentials of every layer (``record_layers=range(depth)``). Exact for Gaussian
-    weights: given :math:`K_{l-1} = k` active inputs, :math:`n\hat V_l / (\sigma_w^2 k) \sim \chi^2_n`
-    independently of everything before, so the sum of these normalised squares over every living
-    (layer ≥ 1, network) pair is :math:`\chi^2` with n times as many degrees of freedom (the last row,
-    the one that depends on the gain; :func:`mean_square_power` gives its power); layer 0's
-    :math:`n\hat V_0/V_0` summed over the networks is :math:`\chi^2_{nR}` (the row before it, a check of
-    the input currents); and :math:`\hat V_l = 0` exactly when :math:`K_{l-1} = 0`, whose frequency,
-    with the total count, follows the chain (:func:`deep_chain_check`'s two tests per layer). Rows also
-    carry the acceptance region of one sample's :math:`\hat V_l` (:func:`snnmath.theory.mean_square_interval`,
-    Bonferroni over samples and layers) for figures.
+    weights, with a at each test's level (Bonferroni over 2 + 2·depth tests):
+
+    * given :math:`K_{l-1} = k > 0` active inputs, :math:`X_l = n\hat V_l / (\sigma_w^2 k) \sim \chi^2_n`
+      independently of everything before. Whether a layer is alive depends on the potentials below it,
+      so summing :math:`X_l` over the layers that happen to live would not give a :math:`\chi^2` law.
+      The pooled row sums instead a fixed set, layers 1..m of every network whose layer 0 spikes (R'
+      of them), m the deepest layer that the chain keeps alive in all of them but for a probability
+      d ≤ 0.9a: given layer 0 that sum is :math:`\chi^2_{nR'm}` whenever they all live, and the row fails
+      if one does not, so with its band at a − d it rejects a true theory with probability at most a.
+      It depends on the gain; :func:`mean_square_power` gives its power.
+    * layer 0's :math:`n\hat V_0/V_0` summed over the networks is :math:`\chi^2_{nR}` (a check of the
+      input currents);
+    * :math:`\hat V_l = 0` exactly when :math:`K_{l-1} = 0` (checked in every layer), and the number of
+      silent networks and the total count follow the chain (:func:`deep_chain_check`'s two tests per layer).
+
+    Rows also carry the acceptance region of one sample's :math:`\hat V_l`
+    (:func:`snnmath.theory.mean_square_interval`, Bonferroni over samples and layers) for figures.
     """
     per_sample = mean_square_per_sample(record)
     depth, networks = per_sample.shape
     active = record.active[:, 0, :].numpy()
     c = float(theory.weight_variance(1, theta)) if gain is None else real_scalar("gain", gain, low=0.0, low_open=True)
-    variance = c / width
-    scales = variance * active[:-1]  # Var[u_l | K_{l-1}] for layers 1..L-1
+    scales = c / width * active[:-1]  # Var[u_l | K_{l-1}] for layers 1..L-1
     living = scales > 0
     tests = 2 + 2 * depth  # Bonferroni: the input, the pooled squares, two tests per layer
+    chain = theory.active_count_distribution(width, theta, depth - 1, gain=c)
+    layers, band_level = _pooled_layers(chain[:, 0], networks, alpha / tests)
     dead_ok = bool(np.all(per_sample[1:][~living] == 0))
-    squares = float(np.sum(width * per_sample[1:][living] / scales[living]))
-    chi_lo, chi_hi = bands.chi2_interval(width * int(living.sum()), alpha, tests)
+    started = active[0] > 0  # networks whose layer 0 spikes: the pooled row's
+    all_live = bool(np.all(living[:layers, started]))
+    pooled = living[:layers] & started
+    squares = float(np.sum(width * per_sample[1 : layers + 1][pooled] / scales[:layers][pooled]))
+    dof = width * int(started.sum()) * layers
+    chi_lo, chi_hi = bands.chi2_interval(dof, band_level)
     inputs = float(np.sum(width * per_sample[0]))
     in_lo, in_hi = bands.chi2_interval(width * networks, alpha, tests)
-    chain = theory.active_count_distribution(width, theta, depth - 1, gain=c)
     low, high = theory.mean_square_interval(width, theta, depth - 1, alpha / per_sample.size, gain=c)
     rows = [dict(layer=layer, low=float(low[layer]), high=float(high[layer]),
                  silent=int((per_sample[layer] == 0).sum()),
                  **_chain_layer_test(active[layer], chain[layer], alpha / tests)) for layer in range(depth)]
     rows.append(dict(layer="input", squares=inputs, dof=width * networks, squares_low=in_lo, squares_high=in_hi,
                      ok=in_lo <= inputs <= in_hi))
-    rows.append(dict(layer="all", squares=squares, dof=width * int(living.sum()), squares_low=chi_lo,
-                     squares_high=chi_hi, ok=dead_ok and chi_lo <= squares <= chi_hi))
+    rows.append(dict(layer="all", layers=layers, squares=squares, dof=dof, squares_low=chi_lo,
+                     squares_high=chi_hi, all_live=all_live,
+                     ok=dead_ok and all_live and chi_lo <= squares <= chi_hi))
     return Check("mean square potential follows its exact finite-width law", all(r["ok"] for r in rows), rows)
 
 
 def mean_square_power(width: int, theta: float, depth: int, networks: int, gain_factor: float,
                       gain: float | None = None, alpha: float = bands.ALPHA, tests: int | None = None) -> float:
-    r"""Lower bound, for any seed, on the probability that :func:`mean_square_check` rejects a theory whose
-    gain is ``gain_factor`` times the networks' own (``gain``, default the proposed scale), through its
-    pooled squares alone.
+    r"""Probability, for any seed, that :func:`mean_square_check`'s pooled row rejects a theory whose gain is
+    ``gain_factor`` times the networks' own (``gain``, default the proposed scale), or a lower bound of it.
 
-    Under the wrong theory the pooled statistic is :math:`\chi^2_D/f`, D = n·M with M the number of living
-    (layer ≥ 1, network) pairs, so it misses with probability
-    :math:`F_D(f\,\mathrm{hi}_D) - F_D(f\,\mathrm{lo}_D)`. M is random; with m the number of layers ≥ 1
-    whose layer below is alive in every network, M ≥ R·m except with probability at most
-    :math:`R\,P(K_{m-1} = 0)` (silence is absorbing). The bound takes the best m of the worst miss over every D ≥ n·R·m
-    the run can give. ``tests`` is the check's Bonferroni count (default 2 + 2·depth).
+    Its pooled squares are :math:`\chi^2_D` in units of the true gain, D = n·R·m, whenever every network's
+    layer 0 spikes and the m layers live, so in units of the wrong one :math:`\chi^2_D/f`: the row accepts
+    with probability at most :math:`F_D(f\,\mathrm{hi}) - F_D(f\,\mathrm{lo}) + R\,P(K_0 = 0)`. ``alpha`` and
+    ``tests`` as given to the check (``alpha`` divided by the number of checks in a family) and its
+    Bonferroni count (default 2 + 2·depth).
     """
     f = real_scalar("gain_factor", gain_factor, low=0.0, low_open=True)
     c = float(theory.weight_variance(1, theta)) if gain is None else real_scalar("gain", gain, low=0.0, low_open=True)
     level = alpha / (2 + 2 * depth if tests is None else tests)
-    silent = theory.active_count_distribution(width, theta, depth - 2, gain=c)[:, 0]  # P(K_l = 0), l < depth - 1
-    pairs = np.arange(1, networks * (depth - 1) + 1)
-    dof = width * pairs
-    lo, hi = scipy.stats.chi2.ppf(level / 2, dof), scipy.stats.chi2.isf(level / 2, dof)
+    silent = theory.active_count_distribution(width, theta, depth - 1, gain=c)[:, 0]
+    layers, band_level = _pooled_layers(silent, networks, level)
+    dof = width * networks * layers
+    if dof == 0:
+        return 0.0
+    lo, hi = bands.chi2_interval(dof, band_level)
     miss = scipy.stats.chi2.cdf(f * hi, dof) - scipy.stats.chi2.cdf(f * lo, dof)
-    worst = np.maximum.accumulate(miss[::-1])[::-1]  # worst miss over every D >= n·k, k = 1..R(L-1)
-    best = 0.0
-    for layers in range(1, depth):
-        lost = networks * float(silent[layers - 1])  # P(some network silent in layer `layers` - 1), absorbing
-        best = max(best, 1.0 - worst[networks * layers - 1] - lost)
-    return float(max(best, 0.0))
+    return float(max(1.0 - miss - networks * silent[0], 0.0))  # less: a network silent in layer 0 (R' < R)
 
 
 SILENCE_TAIL = 1e-9

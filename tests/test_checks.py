@@ -137,15 +137,30 @@ def test_mean_square_check_at_a_baselines_gain_passes_for_any_seed(seed):
     assert checks.mean_square_check(run.record, 300, 1.0, gain=2.0).passed
 
 
-def test_mean_square_power_is_the_chi2_miss_when_every_network_lives():
-    """With one layer below the output alive in every network for sure, the bound is the exact χ² miss."""
-    tests = 2 + 2 * 2
+def test_mean_square_power_is_the_chi2_miss_of_the_pooled_row():
+    """Two layers, 16 networks: the pooled row sums layer 1 of the networks whose layer 0 spikes, with its
+    band at the test's level, and its power is that χ² band's miss less the chance that one is silent."""
+    level = bands.ALPHA / (2 + 2 * 2)
     dof = 1000 * 16
-    lo, hi = bands.chi2_interval(dof, bands.ALPHA, tests)
+    lo, hi = bands.chi2_interval(dof, level)  # layer 1 of the networks whose layer 0 spikes: no risk of dying
     law = scipy.stats.chi2(dof)
-    exact = 1 - (law.cdf(1.05 * hi) - law.cdf(1.05 * lo))
-    lost = 16 * float(theory.active_count_distribution(1000, 1.0, 0)[0, 0])
-    assert checks.mean_square_power(1000, 1.0, 2, 16, 1.05) == pytest.approx(exact - lost, abs=1e-9)
+    silent_0 = float(theory.active_count_distribution(1000, 1.0, 0)[0, 0])
+    exact = 1 - (law.cdf(1.05 * hi) - law.cdf(1.05 * lo)) - 16 * silent_0
+    assert checks.mean_square_power(1000, 1.0, 2, 16, 1.05) == pytest.approx(exact, abs=1e-12)
+
+
+def test_mean_square_check_pools_a_fixed_set_of_layers_and_fails_if_one_dies():
+    """The pooled row's layers are fixed by the chain before the run (so its sum is exactly χ²), and a network
+    silent inside them fails the row."""
+    run = checks.deep_run(1.0, 300, 6, 24, 0, record_potentials=True)
+    pooled = checks.mean_square_check(run.record, 300, 1.0).rows[-1]
+    silent = theory.active_count_distribution(300, 1.0, 5)[:, 0]
+    assert pooled["layers"] == int(np.sum(24 * (silent[:-1] - silent[0]) <= 0.9 * bands.ALPHA / (2 + 2 * 6)))
+    assert pooled["layers"] >= 2 and pooled["dof"] == 300 * 24 * pooled["layers"]
+    run.record.active[1, 0, 3] = 0  # pretend network 3 died in layer 1, inside the pooled layers
+    run.record.potentials[2][0, 3] = 0.0
+    row = checks.mean_square_check(run.record, 300, 1.0).rows[-1]
+    assert not row["all_live"] and not row["ok"]
 
 
 def test_silence_check_rejects_a_gain_off_by_5_percent_at_the_chapters_size():
