@@ -111,7 +111,8 @@ def correlation_run(
     replicas = integer("networks", networks, low=1)
     c = theory.gain_or_proposed(th, gain)
     generator = torch.Generator().manual_seed(integer("seed", seed, low=0))
-    r = torch.tensor([real_scalar("rho", x, low=-1.0, high=1.0) for x in rhos], dtype=torch.float32)
+    correlations = tuple(real_scalar("rho", x, low=-1.0, high=1.0) for x in rhos)
+    r = torch.tensor(correlations, dtype=torch.float32)
     first, second = torch.randn(2, replicas, n, len(r), generator=generator)
     potentials = torch.cat([first, r * first + (1 - r * r).sqrt() * second], dim=2)  # (N, n, 2P): a's, then b's
     pairs = len(r)
@@ -123,7 +124,7 @@ def correlation_run(
         if layer + 1 < depth:
             weights = torch.randn(replicas, n, n, generator=generator) * (c / n) ** 0.5
             potentials = weights @ spikes
-    return CorrelationRun(th, n, c, tuple(float(x) for x in r), counts)
+    return CorrelationRun(th, n, c, correlations, counts)
 
 
 def _predicted(run: CorrelationRun, gain_factor: float) -> np.ndarray:

@@ -721,6 +721,13 @@ def bivariate_density() -> sp.Expr:
     return sp.exp(-quadratic / 2) / (2 * sp.pi * sp.sqrt(1 - rho**2))
 
 
+def plackett_relation() -> tuple[sp.Expr, sp.Expr]:
+    r"""Plackett's identity in notation, ``(lhs, rhs)``:
+    :math:`\partial_\rho\varphi_2 = \partial_{u_a}\partial_{u_b}\varphi_2` (:func:`plackett_identity_holds`)."""
+    density = sp.Function(r"\varphi_2")(u_a, u_b, rho)
+    return sp.Derivative(density, rho), sp.Derivative(density, u_a, u_b)
+
+
 def plackett_identity_holds() -> bool:
     r"""Plackett's identity :math:`\partial_\rho \varphi_2 = \partial_{u_a}\partial_{u_b}\varphi_2`, proved by sympy.
 

@@ -200,7 +200,7 @@ def required_width(
 ) -> int | None:
     r"""Smallest width n at which a network of ``depth`` layers (layers 0 … depth−1) keeps at least
     ``keep`` of its samples active in its last layer at t = 0, :math:`P(K_{depth-1} > 0) \ge` keep,
-    from the exact chain (bisection over n, the survival rising with n); None above ``largest``."""
+    from the exact chain (doubling, then bisection over n, the survival rising with n); None above ``largest``."""
     th = real_scalar("theta", theta, low=0.0)
     layers = integer("depth", depth, low=1)
     share = real_scalar("keep", keep, low=0.0, high=1.0, low_open=True)
@@ -208,10 +208,12 @@ def required_width(
     def enough(width: int) -> bool:
         return 1 - active_count_distribution(width, th, layers - 1, gain, input_variance)[-1, 0] >= share
 
-    high = integer("largest", largest, low=1)
-    if not enough(high):
-        return None
-    low = 0  # enough(low) is False by convention (no neuron, no spike)
+    most = integer("largest", largest, low=1)
+    low, high = 0, 1  # enough(0) is False by convention (no neuron, no spike)
+    while not enough(high):  # double up to the first width that is enough
+        if high >= most:
+            return None
+        low, high = high, min(2 * high, most)
     while high - low > 1:
         middle = (low + high) // 2
         low, high = (low, middle) if enough(middle) else (middle, high)
