@@ -22,6 +22,7 @@ import torch
 from . import bands, theory
 from ._validate import integer, real_scalar
 from .checks import Check
+from .lif import lif_layer
 
 ORTHANT_SIZE = {"samples": 1_000_000, "rhos": (0.5, 0.9, 0.99), "thetas": (0.5, 1.0, 1.5)}
 """The size at which the information chapter checks the one-layer map."""
@@ -101,29 +102,35 @@ class CorrelationRun:
 @torch.no_grad()
 def correlation_run(
     theta: float, width: int, depth: int, networks: int, rhos: Sequence[float], seed: int = 0,
-    gain: float | None = None,
+    gain: float | None = None, beta: float = 0.5, steps: int = 1,
 ) -> CorrelationRun:
-    """``networks`` independent networks of ``depth`` layers, Gaussian weights of ``gain`` (default:
-    the proposed scale), each fed one pair of inputs per ρ: layer 0's potentials are standard
-    Gaussian pairs with correlation ρ, i.i.d. over neurons."""
+    """``networks`` independent networks of ``depth`` LIF layers (:func:`snnmath.lif.lif_layer`), Gaussian
+    weights of ``gain`` (default: the proposed scale), run for ``steps`` steps from rest, each fed one
+    pair of inputs per ρ: layer 0's currents are standard Gaussian pairs with correlation ρ, i.i.d. over
+    neurons and constant over the steps (direct encoding). Counts are summed over the steps, so that
+    :attr:`CorrelationRun.correlations` is the correlation of the next layer's currents pooled over them."""
     th = real_scalar("theta", theta, low=0.0)
     n = integer("width", width, low=1)
     replicas = integer("networks", networks, low=1)
+    b = real_scalar("beta", beta, low=0.0, high=1.0)
+    t_steps = integer("steps", steps, low=1)
     c = theory.gain_or_proposed(th, gain)
     generator = torch.Generator().manual_seed(integer("seed", seed, low=0))
     correlations = tuple(real_scalar("rho", x, low=-1.0, high=1.0) for x in rhos)
     r = torch.tensor(correlations, dtype=torch.float32)
     first, second = torch.randn(2, replicas, n, len(r), generator=generator)
-    potentials = torch.cat([first, r * first + (1 - r * r).sqrt() * second], dim=2)  # (N, n, 2P): a's, then b's
+    currents = torch.cat([first, r * first + (1 - r * r).sqrt() * second], dim=2)  # (N, n, 2P): a's, then b's
+    currents = currents.expand(t_steps, *currents.shape)  # (T, N, n, 2P)
     pairs = len(r)
     counts = np.empty((replicas, pairs, integer("depth", depth, low=1), 3))
     for layer in range(depth):
-        spikes = (potentials > th).to(torch.float32)
-        on_a, on_b = spikes[:, :, :pairs], spikes[:, :, pairs:]
-        counts[:, :, layer] = torch.stack([on_a.sum(1), on_b.sum(1), (on_a * on_b).sum(1)], dim=-1).numpy()
+        _, spikes = lif_layer(currents, b, th)
+        on_a, on_b = spikes[..., :pairs], spikes[..., pairs:]
+        counts[:, :, layer] = torch.stack([on_a.sum((0, 2)), on_b.sum((0, 2)), (on_a * on_b).sum((0, 2))],
+                                          dim=-1).numpy()
         if layer + 1 < depth:
             weights = torch.randn(replicas, n, n, generator=generator) * (c / n) ** 0.5
-            potentials = weights @ spikes
+            currents = weights @ spikes  # the same weights at every step
     return CorrelationRun(th, n, c, correlations, counts)
 
 
@@ -171,6 +178,37 @@ def _t_row(values: np.ndarray, predicted: float, alpha: float, comparisons: int,
     return dict(case, networks=len(values), measured=float(mean), half_width=float(half),
                 standard_error=float(values.std(ddof=1) / np.sqrt(len(values))), predicted=float(predicted),
                 ok=bool(abs(mean - predicted) <= half))
+
+
+def correlation_over_time_check(
+    run: CorrelationRun, beta: float, steps: int, samples: int = 1 << 14, replicas: int = 8, seed: int = 0,
+    alpha: float = bands.ALPHA,
+) -> Check:
+    """A run over ``steps`` steps (:func:`correlation_run`) against the pair kernel map
+    (:func:`snnmath.theory.pair_kernel_depth_map`, ``replicas`` seeded replicas): per (pair, layer) the
+    difference of the networks' mean and the replicas' mean in a Welch band (Student-t at the smaller of
+    the two degrees of freedom), Bonferroni over the rows. The map is the infinite-width theory."""
+    measured = run.correlations
+    pairs, depth = measured.shape[1], measured.shape[2]
+    rows = []
+    for pair, rho in enumerate(run.rhos):
+        kernel = theory.pair_kernel_depth_map(run.gain, beta, run.theta, steps, depth, rho, samples=samples,
+                                              replicas=replicas, seed=seed).correlations
+        for layer in range(depth):
+            values = measured[:, pair, layer]
+            values = values[np.isfinite(values)]
+            theory_values = kernel[np.isfinite(kernel[:, layer]), layer]
+            dof = min(len(values), len(theory_values)) - 1
+            if dof < 1:
+                rows.append(dict(rho=rho, layer=layer + 1, measured=np.nan, predicted=np.nan, half_width=np.nan,
+                                 ok=False))
+                continue
+            error = np.sqrt(values.var(ddof=1) / len(values) + theory_values.var(ddof=1) / len(theory_values))
+            half = float(scipy.stats.t.isf(alpha / (2 * pairs * depth), dof) * error)
+            rows.append(dict(rho=rho, layer=layer + 1, measured=float(values.mean()),
+                             predicted=float(theory_values.mean()), half_width=half,
+                             ok=bool(abs(values.mean() - theory_values.mean()) <= half)))
+    return Check("correlations over time follow the pair kernel map", all(r["ok"] for r in rows), rows)
 
 
 def correlation_power(run: CorrelationRun, gain_factor: float, alpha: float = bands.ALPHA) -> float:

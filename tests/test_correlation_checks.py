@@ -40,3 +40,15 @@ def test_silent_layers_are_left_out():
     assert (run.counts[:, :, -1, 0] == 0).all()
     check = cc.correlation_check(run)
     assert not check.passed and check.rows[-1]["networks"] == 0
+
+
+def test_run_over_one_step_is_the_first_step_run():
+    one = cc.correlation_run(1.0, 300, 4, 2, (0.5, 0.9), seed=4)
+    leaky = cc.correlation_run(1.0, 300, 4, 2, (0.5, 0.9), seed=4, beta=0.9, steps=1)
+    assert (one.counts == leaky.counts).all()
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_correlation_over_time_check_passes_the_kernel_map(seed):
+    run = cc.correlation_run(1.0, 1000, 4, 8, (0.5, 0.99), seed=seed, beta=0.9, steps=5)
+    assert cc.correlation_over_time_check(run, 0.9, 5, samples=1 << 12, replicas=8, seed=seed).passed
