@@ -16,7 +16,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import scipy.stats
 import sympy as sp
 import torch
 
@@ -130,20 +129,12 @@ def deep_chain(seed: int = 0, thetas: Sequence[float] = (1.0, 1.5)) -> Claim:
                  "(both sides of $\\theta_c$)", "fixed_points")
 
 
-def _pooled_power(check: checks.Check, factor: float) -> float:
-    """Probability that the pooled squares of :func:`snnmath.checks.mean_square_check`, with this run's degrees
-    of freedom, reject a theory whose gain is ``factor`` times the networks' (the statistic is then χ²_D/f)."""
-    pooled = check.rows[-1]
-    law = scipy.stats.chi2(pooled["dof"])
-    return float(1 - (law.cdf(factor * pooled["squares_high"]) - law.cdf(factor * pooled["squares_low"])))
-
-
-def mean_square(seed: int = 1, width: int = 1000, depth: int = 100, networks: int = 8, theta: float = 1.0) -> Claim:
+def mean_square(seed: int = 1, width: int = 1000, depth: int = 100, networks: int = 16, theta: float = 1.0) -> Claim:
     """The mean square potential of independent networks against its exact finite-width law (propagation)."""
     record = simulate(depth, width, steps=1, batch=1, networks=networks, theta=theta, record_layers=range(depth),
                       generator=torch.Generator().manual_seed(seed))
     check = checks.mean_square_check(record, width, theta)
-    power = min(_pooled_power(check, f) for f in GAIN_ERRORS)
+    power = min(checks.mean_square_power(width, theta, depth, networks, f) for f in GAIN_ERRORS)
     return Claim(f"With the scale the membrane variance stays at its target over {depth} layers, within the exact "
                  "finite-width band", judge(check.passed, power=power, detects=FIVE),
                  f"first time step, $\\theta = {theta:g} < \\theta_c$, width {width}", "propagation", "paper")
