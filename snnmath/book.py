@@ -3,6 +3,7 @@ and the helpers that glue equations (printed from :mod:`snnmath.symbolic`) and n
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterable, Sequence
 from typing import Any
 
@@ -33,6 +34,23 @@ INIT_COLOURS = {"snn": "C0", "kaiming": "C1", "glorot": "C2", "pytorch": "C3", "
 """One colour per initialiser, the same in every figure."""
 INIT_LABELS = LABELS
 """One label per initialiser (:data:`snnmath.init.LABELS`), the same in every figure and table."""
+
+
+SEED_SHIFT = "SNNMATH_SEED_SHIFT"
+"""Environment variable whose integer value shifts every seed a chapter takes through :func:`seed`."""
+
+
+def seed(base: int = 0) -> int:
+    """A chapter's seed: ``base`` plus the shift in ``$SNNMATH_SEED_SHIFT`` (0 when unset), so that
+    ``benchmarks/seed_shifts.py`` can rerun a chapter's checks with other seeds without editing it."""
+    shift = os.environ.get(SEED_SHIFT, "0")
+    try:
+        value = int(shift)
+    except ValueError:
+        raise ValueError(f"{SEED_SHIFT} must be an integer >= 0, got {shift!r}") from None
+    if value < 0 or base < 0:
+        raise ValueError(f"{SEED_SHIFT} and the base seed must be >= 0, got {shift!r} and {base!r}")
+    return base + value
 
 
 def glue_equation(name: str, lhs: Any, rhs: Any, relation: Any = sp.Eq, tail: bool = False) -> None:

@@ -67,3 +67,15 @@ def test_sign_test_refuses_bad_input():
         bands.sign_test([1, 2], [1])
     with pytest.raises(ValueError, match="first and second"):
         bands.sign_test([1, np.nan], [1, 2])
+
+
+def test_book_seed_takes_the_shift(monkeypatch):
+    from snnmath import book
+
+    monkeypatch.delenv(book.SEED_SHIFT, raising=False)
+    assert book.seed(3) == 3
+    monkeypatch.setenv(book.SEED_SHIFT, "5")
+    assert book.seed(3) == 8
+    monkeypatch.setenv(book.SEED_SHIFT, "x")
+    with pytest.raises(ValueError, match="SNNMATH_SEED_SHIFT"):
+        book.seed(0)
