@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import subprocess
 import time
 from pathlib import Path
 
@@ -45,7 +46,12 @@ def run_chapter(chapter: Path, shift: int) -> dict:
             if output.get("output_type") == "error":
                 failures.append(dict(cell=index, first_line=cell.source.splitlines()[0] if cell.source else "",
                                      error=output["ename"], message=output["evalue"][:2000]))
-    return dict(chapter=chapter.stem, shift=shift, seconds=round(time.time() - started, 1), failures=failures)
+    commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=ROOT, capture_output=True, text=True).stdout.strip()
+    dirty = subprocess.run(["git", "status", "--porcelain", "--", str(chapter)], cwd=ROOT, capture_output=True,
+                           text=True).stdout.strip()
+    return dict(chapter=chapter.stem, shift=shift, seconds=round(time.time() - started, 1), failures=failures,
+                commit=commit, chapter_modified=bool(dirty),
+                finished=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()))
 
 
 def main(argv: list[str] | None = None) -> int:
