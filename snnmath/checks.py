@@ -537,7 +537,8 @@ def surrogate_moment_power(surrogate: Surrogate, theta: float, variance: float, 
     slope 5 % off) in place of the true one, with ``samples`` draws and Bonferroni over ``cases``.
 
     The check accepts only if the Monte Carlo mean lies within the band h of ``wrong`` (its half-width
-    uses ``wrong`` as the mean), so it must deviate from the true mean μ by at least d = |μ − wrong| − h;
+    uses ``wrong`` as the mean), so it must deviate from the true mean μ by at least
+    :math:`d = |\mu - w| - h`, w = ``wrong``;
     Bernstein's inequality with :math:`\mathrm{Var}[X] \le \sigma'(0)^2\mu` and :math:`|X - \mu| \le \sigma'(0)^2`
     bounds that probability. Exact, no normal approximation.
     """

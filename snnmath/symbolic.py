@@ -756,7 +756,7 @@ def _cancel_exponents(expr: sp.Expr) -> sp.Expr:
 
 @cache
 def correlation_integrand() -> sp.Expr:
-    r""":func:`coincidence_slope` after :math:`\rho = \sin t` (with :math:`d\rho = \cos t\,dt`, |t| ≤ π/2):
+    r""":func:`coincidence_slope` after :math:`\rho = \sin t` (with :math:`d\rho = \cos t\,dt`, :math:`|t| \le \pi/2`):
     :math:`e^{-x^2/(1+\sin t)}/(2\pi)`, bounded, so the integral up to :math:`\rho = 1` is proper."""
     substituted = (coincidence_slope() * sp.cos(angle)).subs(rho, sp.sin(angle))
     return substituted.subs(sp.sqrt(1 - sp.sin(angle) ** 2), sp.cos(angle))
