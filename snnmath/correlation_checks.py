@@ -87,7 +87,7 @@ class CorrelationRun:
     gain: float
     rhos: tuple[float, ...]
     counts: np.ndarray
-    """Shape ``(networks, pairs, depth, 3)``: per layer the active counts under a and b and both."""
+    """Shape ``(networks, pairs, depth, 3)``, per layer the active counts under a, under b and under both."""
 
     @property
     def correlations(self) -> np.ndarray:

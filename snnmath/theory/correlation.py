@@ -152,7 +152,7 @@ class PairKernelMap:
     """The joint kernels of two inputs in layers 0 … depth−1, from independent replicas of the map."""
 
     kernels: Array
-    """Shape ``(replicas, depth, 2T, 2T)``: :math:`E[s_a s_a^\top]`, :math:`E[s_a s_b^\top]`, … in blocks."""
+    """Shape ``(replicas, depth, 2T, 2T)``, the blocks :math:`E[s_a s_a^\top]`, :math:`E[s_a s_b^\top]`, …"""
 
     @property
     def correlations(self) -> Array:
@@ -205,7 +205,7 @@ class DepthScale(NamedTuple):
     """The correlation depth scale of the pair kernel map over time, with its spread over replicas."""
 
     depth_scale: float
-    """Mean over replicas of :math:`-1/\\ln\\chi`, χ the fitted contraction per layer."""
+    """The mean over replicas of −1/ln χ, χ the fitted contraction per layer."""
     spread: float
     """Standard deviation of the replicas' estimates."""
     correlation: float
