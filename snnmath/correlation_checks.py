@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TypedDict
 
 import numpy as np
 import scipy.stats
@@ -24,9 +25,27 @@ from ._validate import integer, real_scalar
 from .checks import Check
 from .lif import lif_layer
 
-ORTHANT_SIZE = {"samples": 1_000_000, "rhos": (0.5, 0.9, 0.99), "thetas": (0.5, 1.0, 1.5)}
+
+class OrthantSize(TypedDict):
+    """Size of :func:`orthant_check`: pairs per case, the correlations and thresholds of the cases."""
+
+    samples: int
+    rhos: tuple[float, ...]
+    thetas: tuple[float, ...]
+
+
+class CorrelationSize(TypedDict):
+    """Size of :func:`correlation_run` for :func:`correlation_check`."""
+
+    width: int
+    depth: int
+    networks: int
+    rhos: tuple[float, ...]
+
+
+ORTHANT_SIZE: OrthantSize = {"samples": 1_000_000, "rhos": (0.5, 0.9, 0.99), "thetas": (0.5, 1.0, 1.5)}
 """The size at which the information chapter checks the one-layer map."""
-CORRELATION_SIZE = {"width": 2000, "depth": 20, "networks": 32, "rhos": (0.5, 0.9, 0.99)}
+CORRELATION_SIZE: CorrelationSize = {"width": 2000, "depth": 20, "networks": 32, "rhos": (0.5, 0.9, 0.99)}
 """The size at which the information chapter checks the correlation over depth."""
 
 
