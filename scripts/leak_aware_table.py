@@ -59,9 +59,13 @@ def read() -> dict:
     return table
 
 
+def _json_steps(steps: int | float) -> int | str:
+    return "inf" if steps == math.inf else int(steps)
+
+
 def write(table: dict) -> None:
     """Write atomically, with T = inf stored as the string "inf" (JSON has no infinity)."""
-    rows = [dict(row, steps="inf" if row["steps"] == math.inf else row["steps"]) for row in table["entries"]]
+    rows = [dict(row, steps=_json_steps(row["steps"])) for row in table["entries"]]
     TABLE.parent.mkdir(exist_ok=True)
     tmp = TABLE.with_suffix(".tmp")
     tmp.write_text(json.dumps(dict(table, entries=rows), indent=1, allow_nan=False) + "\n")
@@ -88,7 +92,7 @@ def environment() -> dict:
 
 def check(count: int, steps: list[int | float] | None) -> int:
     """Recompute ``count`` entries, print and record in the provenance how they compare."""
-    table = read()
+    table, started = read(), environment()
     samples, seed = table["provenance"]["samples"], table["provenance"]["seed"]
     rows = [row for row in table["entries"] if steps is None or row["steps"] in steps][:count]
     results = []
@@ -96,12 +100,12 @@ def check(count: int, steps: list[int | float] | None) -> int:
         again = entry(row["beta"], row["theta"], row["steps"], samples, seed)
         differ = {key: [row[key], again[key]] for key in COMPARED if again[key] != row[key]}
         gain_change = again["gain"] / row["gain"] - 1
-        results.append(dict(beta=row["beta"], theta=row["theta"], steps=str(row["steps"]), identical=not differ,
+        results.append(dict(beta=row["beta"], theta=row["theta"], steps=_json_steps(row["steps"]), identical=not differ,
                             gain_relative_change=gain_change, differ=differ))
         print(f"beta={row['beta']} theta={row['theta']} steps={row['steps']}: "
               f"{'identical' if not differ else 'DIFFERENT in ' + ', '.join(differ)} "
               f"(gain {again['gain']} vs {row['gain']}, {again['seconds']:.0f} s)", flush=True)
-    record = dict(environment(), entries=results, identical=sum(r["identical"] for r in results), checked=len(results),
+    record = dict(started, entries=results, identical=sum(r["identical"] for r in results), checked=len(results),
                   largest_gain_relative_change=max((abs(r["gain_relative_change"]) for r in results), default=0.0))
     table = read()  # what a concurrent fill wrote meanwhile
     table["provenance"].setdefault("checks", []).append(record)
@@ -117,6 +121,7 @@ def main() -> int:
     parser.add_argument("--steps", type=steps_of, nargs="+", default=None,
                         help="only these windows (integers, or inf for the stationary limit)")
     parser.add_argument("--beta", type=float, nargs="+", default=None, help="only these leaks")
+    parser.add_argument("--theta", type=float, nargs="+", default=None, help="only these thresholds")
     args = parser.parse_args()
     if args.check:
         return check(args.check, args.steps)
@@ -127,7 +132,7 @@ def main() -> int:
     table["provenance"] |= dict(samples=args.samples, seed=args.seed)
     run = dict(environment(), entries=[])
     for steps in args.steps or STEPS:
-        for theta in THETAS:
+        for theta in args.theta or THETAS:
             for beta in args.beta or BETAS:
                 table = read()  # what a concurrent check recorded meanwhile
                 if (beta, theta, steps) in {(row["beta"], row["theta"], row["steps"]) for row in table["entries"]}:

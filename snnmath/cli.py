@@ -289,7 +289,7 @@ def parser() -> argparse.ArgumentParser:
                    help="membrane decay β in [0, 1]: with --steps, the leak-aware scale (default: first step)")
     p.add_argument("--steps", type=_steps, default=None,
                    help="time steps T ≥ 1 of the window from rest, or inf for the stationary limit, with --beta "
-                        "(tabulated: T = 10, 25, 100, inf)")
+                        "(tabulated: T = 10, 25, 100, and inf for some)")
     p.add_argument("--slope", type=float, default=None,
                    help="margin-aware scale: the smallest target V >= 1 at which the variance map's slope is at most "
                         "this, in (0, 1] (default: none, target --target-variance)")

@@ -471,9 +471,10 @@ def _tabulated() -> dict[tuple[float, float, int | float], LeakAwareScale]:
 @cache
 def leak_aware_scale(beta: float, theta: float, steps: int | float) -> LeakAwareScale:
     """:func:`snnmath.theory.leak_aware_gain` for its default target, read from the table ``TABLE`` where (β, θ, T) is
-    tabulated (β ∈ {0.5, 0.8, 0.9, 0.95}, θ ∈ {0.5, 1}, T ∈ {10, 25, 100, ∞}; ``steps=math.inf`` is
+    tabulated (β ∈ {0.5, 0.8, 0.9, 0.95}, θ ∈ {0.5, 1}, T ∈ {10, 25, 100}, and T = ∞ for some; ``steps=math.inf`` is
     the stationary limit), else computed with the table's seed and sample count (deterministic;
-    tens of seconds on a laptop's CPU for a finite window, minutes for the stationary limit; cached)."""
+    tens of seconds on a laptop's CPU for a finite window; for the stationary limit
+    from minutes to well over ten CPU-minutes where it needs a burn-in beyond 50 steps; cached)."""
     b = real_scalar("beta", beta, low=0.0, high=1.0)
     th = real_scalar("theta", theta, low=0.0, low_open=True)
     t_steps = window_steps("steps", steps)
