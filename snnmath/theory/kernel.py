@@ -270,15 +270,15 @@ class LeakAwareScale(NamedTuple):
     """Leading eigenvalue (modulus) of the map's Jacobian at the fixed point, from the decay of a
     perturbation of the rate over depth: below 1 is stable, and 1/(1 − it) layers is its depth scale."""
     burn_in: int = 0
-    """Steps from rest before the averaging window: 0 for a window of T steps from rest; for the
+    """The steps from rest before the averaging window, 0 for a window of T steps from rest; for the
     stationary limit (T = ∞), the burn-in at which the gain had converged."""
     window: int | None = None
-    """Steps the rate is averaged over after the burn-in (T for a finite window; None: all steps)."""
+    """The steps the rate is averaged over after the burn-in, T for a finite window (None, all steps)."""
     tolerance: float | None = None
-    """Stationary limit only: the relative change of the gain allowed when the burn-in and the
+    """In the stationary limit, the relative change of the gain allowed when the burn-in and the
     window were last doubled (``STATIONARY_TOLERANCE``); None for a finite window."""
     change: float | None = None
-    """Stationary limit only: the relative change of the gain at that last doubling (at most
+    """In the stationary limit, the relative change of the gain at that last doubling (at most
     ``tolerance``); None for a finite window."""
 
 
