@@ -20,6 +20,7 @@ import sympy as sp
 import torch
 
 from . import bands, checks, records, theory
+from . import correlation_checks as cc
 from . import symbolic as sym
 from .init import variance_of
 from .simulate import simulate, simulate_conv
@@ -206,8 +207,6 @@ def width_chain(seed: int = 3, widths: Sequence[int] = (30, 100), depth: int = 2
 def information(seed: int = 0, thetas: Sequence[float] = (0.0, 0.5, 1.0, 1.5, 2.0)) -> list[Claim]:
     """The correlation of two inputs (information chapter): the one-layer map against exact binomial
     coincidence counts, the fixed-point structure, and the correlations over depth at the chapter's size."""
-    from . import correlation_checks as cc
-
     size = cc.ORTHANT_SIZE
     orthant = cc.orthant_check(size["thetas"], size["rhos"], size["samples"], seed=seed)
     orthant_power = min(cc.orthant_power(size["thetas"], size["rhos"], size["samples"], f) for f in GAIN_ERRORS)

@@ -23,10 +23,9 @@ from scipy.optimize import brentq
 
 from .. import symbolic as sym
 from .._validate import integer, real_array, real_scalar
-from ..lif import lif_
 from ._common import Array, compiled, thresholds
 from .first_step import map_slope, slope_at_fixed_point, spike_probability, variance_map
-from .kernel import MAX_SAMPLES, covariance_root
+from .kernel import MAX_SAMPLES, spike_kernel
 
 
 def _ratio(theta: ArrayLike, variance: ArrayLike) -> Array:
@@ -180,25 +179,21 @@ def pair_kernel_depth_map(
     layers = integer("depth", depth, low=1)
     m = integer("samples", samples, low=2, high=MAX_SAMPLES)
     start = pair_input_covariance(input, steps, rho, input_variance)
-    kernels = np.empty((integer("replicas", replicas, low=1), layers, *start.shape))
-    for replica in range(kernels.shape[0]):
-        generator = torch.Generator().manual_seed(integer("seed", seed, low=0) + replica)
-        covariance = start
-        for layer in range(layers):
-            kernels[replica, layer] = _pair_kernel(covariance, b, th, m, generator)
-            covariance = c * kernels[replica, layer]
-    return PairKernelMap(kernels)
+    kernels = [_pair_kernels(start, c, b, th, layers, m, integer("seed", seed, low=0) + replica)
+               for replica in range(integer("replicas", replicas, low=1))]
+    return PairKernelMap(np.array(kernels))
 
 
-def _pair_kernel(covariance: Array, beta: float, theta: float, samples: int, generator: torch.Generator) -> Array:
-    """:math:`S S^\top/M` for M draws of the 2T currents, each input's T steps run through the LIF neuron."""
-    noise = torch.randn(covariance.shape[0], samples, generator=generator, dtype=torch.float32)
-    potentials = (torch.from_numpy(covariance_root(covariance)).to(torch.float32) @ noise).reshape(2, -1, samples)
-    potentials = potentials.transpose(0, 1).contiguous()  # (T, 2, M): time first, as lif_ runs
-    spikes = torch.empty_like(potentials)
-    lif_(potentials, spikes, beta, theta)
-    flat = spikes.transpose(0, 1).reshape(covariance.shape[0], samples)
-    return (flat @ flat.T).double().numpy() / samples
+def _pair_kernels(covariance: Array, gain: float, beta: float, theta: float, layers: int, samples: int,
+                  seed: int) -> Array:
+    """The kernels of ``layers`` layers of the pair map from ``covariance``, ``(layers, 2T, 2T)``, one
+    generator seeded with ``seed`` drawing each layer's currents in turn."""
+    generator = torch.Generator().manual_seed(seed)
+    kernels = []
+    for _ in range(layers):
+        kernels.append(spike_kernel(covariance, beta, theta, samples, generator, inputs=2))
+        covariance = gain * kernels[-1]
+    return np.array(kernels)
 
 
 class DepthScale(NamedTuple):
@@ -233,8 +228,8 @@ def depth_scale_over_time(
         nudged = fixed.copy()
         nudged[:t_steps, t_steps:] *= 1 - nudge
         nudged[t_steps:, :t_steps] *= 1 - nudge
-        paths = [_pair_path(start, c, beta, theta, layers + 1, samples, seed + count + replica)
-                 for start in (fixed, nudged)]
+        paths = [PairKernelMap(_pair_kernels(start, c, beta, theta, layers + 1, samples, seed + count + replica)[None])
+                 .correlations[0] for start in (fixed, nudged)]
         gap = np.abs(paths[0] - paths[1])[1:]
         if not np.all(np.isfinite(gap)):
             raise ValueError("the pair kernel map falls silent at this gain: no correlation, no depth scale")
@@ -246,17 +241,6 @@ def depth_scale_over_time(
         estimates.append(-1.0 / slope)
         stars.append(float(paths[0][-1]))
     return DepthScale(float(np.mean(estimates)), float(np.std(estimates, ddof=1)), float(np.mean(stars)))
-
-
-def _pair_path(covariance: Array, gain: float, beta: float, theta: float, layers: int, samples: int,
-               seed: int) -> Array:
-    """Correlations of the pair kernel map over ``layers`` layers from ``covariance``, one seeded draw per layer."""
-    generator = torch.Generator().manual_seed(seed)
-    kernels = []
-    for _ in range(layers):
-        kernels.append(_pair_kernel(covariance, beta, theta, samples, generator))
-        covariance = gain * kernels[-1]
-    return PairKernelMap(np.array(kernels)[None]).correlations[0]
 
 
 # --- the margin-aware scale ------------------------------------------------------------

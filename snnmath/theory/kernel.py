@@ -96,12 +96,14 @@ def covariance_root(covariance: Array) -> Array:
 
 
 def spike_kernel(
-    covariance: Array, beta: float, theta: float, samples: int, generator: torch.Generator
+    covariance: Array, beta: float, theta: float, samples: int, generator: torch.Generator, inputs: int = 1
 ) -> Array:
     r"""Monte Carlo estimate of :math:`K = E[S(h) S(h)^\top]` for :math:`h \sim \mathcal N(0, C)`
-    (T × T), from ``samples`` sequences run through the LIF recurrence of :mod:`snnmath.lif`."""
+    (T × T), from ``samples`` sequences run through the LIF recurrence of :mod:`snnmath.lif`.
+    With ``inputs`` > 1, h holds one neuron's currents under that many inputs one after the other
+    (C is (inputs·T) × (inputs·T)) and each input's T steps are run separately."""
     noise = torch.randn(covariance.shape[0], samples, generator=generator, dtype=torch.float32)
-    return _sample_kernel(covariance, beta, theta, noise)
+    return _sample_kernel(covariance, beta, theta, noise, inputs)
 
 
 @dataclass(frozen=True)
@@ -234,12 +236,18 @@ def _window_rate(kernel: Array, burn_in: int) -> float:
     return float(np.trace(kernel[burn_in:, burn_in:])) / (kernel.shape[0] - burn_in)
 
 
-def _sample_kernel(covariance: Array, beta: float, theta: float, noise: torch.Tensor) -> Array:
-    """:math:`S S^\\top / M` of the LIF spikes for currents ``covariance_root(covariance) @ noise``."""
+def _sample_kernel(covariance: Array, beta: float, theta: float, noise: torch.Tensor, inputs: int = 1) -> Array:
+    """:math:`S S^\\top / M` of the LIF spikes for currents ``covariance_root(covariance) @ noise``, the
+    rows holding ``inputs`` sequences of T steps one after the other, each run through the neuron."""
+    samples = noise.shape[1]
     potentials = torch.from_numpy(covariance_root(covariance)).to(torch.float32) @ noise
+    if inputs > 1:  # (inputs·T, M) → (T, inputs, M): time first, as lif_ runs
+        potentials = potentials.reshape(inputs, -1, samples).transpose(0, 1).contiguous()
     spikes = torch.empty_like(potentials)
     lif_(potentials, spikes, beta, theta)
-    return (spikes @ spikes.T).double().numpy() / noise.shape[1]
+    if inputs > 1:
+        spikes = spikes.transpose(0, 1).reshape(-1, samples)
+    return (spikes @ spikes.T).double().numpy() / samples
 
 
 FOLD_MARGIN = 0.1
