@@ -4,7 +4,8 @@ which it holds. The introduction's table and the page of what holds call these f
 under a minute together on one core.
 
 Every function returns :class:`Claim` objects; a wrong theory's power, an approximation's stated error bound
-and the claim a test decides are fixed here, before the run, never from the run itself.
+and the claim a test decides are fixed here, before the run, never from the run itself. Every seed goes
+through :func:`snnmath.book.seed`, so ``$SNNMATH_SEED_SHIFT`` shifts these runs as it shifts the chapters'.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ import numpy as np
 import sympy as sp
 import torch
 
-from . import bands, checks, records, theory
+from . import bands, book, checks, records, theory
 from . import correlation_checks as cc
 from . import symbolic as sym
 from .init import variance_of
@@ -82,6 +83,7 @@ class Claim:
 
 def first_step_identities(seed: int = 0) -> list[Claim]:
     """The three facts the derivation rests on; each holds by construction (their checks test the code)."""
+    seed = book.seed(seed)
     spike = checks.spike_probability_check([0.0, 1.0, 2.0], [1.0], samples=200_000, seed=seed)
     one_layer = checks.one_layer_map_check([0.0, 1.0, 2.0], [100], replicates=50, seed=seed)
     kaiming = checks.kaiming_check()
@@ -118,6 +120,7 @@ def target_stability(thetas: Sequence[float] = tuple(np.linspace(0.05, 3.0, 60))
 def deep_chain(seed: int = 0, thetas: Sequence[float] = (1.0, 1.5)) -> Claim:
     """The active counts of independent deep networks against the exact finite-width chain, at the
     fixed-points chapter's size, with the check's power against a gain 5 % off."""
+    seed = book.seed(seed)
     size = checks.DEEP_CHAIN_SIZE
     check = checks.deep_chain_check([checks.deep_run(theta, size["width"], size["depth"], size["networks"], seed + k)
                                      for k, theta in enumerate(thetas)])
@@ -132,6 +135,7 @@ def deep_chain(seed: int = 0, thetas: Sequence[float] = (1.0, 1.5)) -> Claim:
 
 def mean_square(seed: int = 1, width: int = 1000, depth: int = 100, networks: int = 16, theta: float = 1.0) -> Claim:
     """The mean square potential of independent networks against its exact finite-width law (propagation)."""
+    seed = book.seed(seed)
     record = simulate(depth, width, steps=1, batch=1, networks=networks, theta=theta, record_layers=range(depth),
                       generator=torch.Generator().manual_seed(seed))
     check = checks.mean_square_check(record, width, theta)
@@ -147,6 +151,7 @@ def baselines_silent(seed: int = 2, width: int = 1000, theta: float = 1.0) -> Cl
     gain 5 % off, run to the layer where the chain is sure of silence, checked by
     :func:`snnmath.checks.mean_square_check` at the baseline's gain (the chain's silent and active counts in
     every layer, the pooled squares of the living layers)."""
+    seed = book.seed(seed)
     x_c = float(theory.critical_ratio())
     names = ("kaiming", "glorot", "pytorch")
     passed, power, above = True, 1.0, []
@@ -172,6 +177,7 @@ def gradients(seed: int = 20, depth: int = 50, width: int = 500, networks: int =
     """The surrogate's second moment by quadrature (an identity) and the mean-field backward gain against
     autograd (verified to within the per-layer error its check detects), at the gradients chapter's size for
     the proposed scale and snnTorch's default slopes."""
+    seed = book.seed(seed)
     surrogates = [Surrogate(name, slope) for name, slope in DEFAULT_SLOPES.items()]
     moment = checks.surrogate_moment_check([(s, theta, 1.0) for s in surrogates], samples=200_000, seed=seed)
     run = checks.gradient_run("snn", theta, surrogates, depth, width, networks, batch, seed)
@@ -195,6 +201,7 @@ def gradients(seed: int = 20, depth: int = 50, width: int = 500, networks: int =
 def width_chain(seed: int = 3, widths: Sequence[int] = (30, 100), depth: int = 20, networks: int = 300,
                 theta: float = 1.0) -> Claim:
     """The exact chain at small widths, where silence is common (the width chapter's reduced check)."""
+    seed = book.seed(seed)
     check = checks.independent_chain_check(list(widths), [theta], depth, networks, seed=seed)
     tests = 2 * depth * len(widths)
     power = min(max(checks.deep_chain_power(w, theta, depth, networks, f, tests=tests) for w in widths)
@@ -207,6 +214,7 @@ def width_chain(seed: int = 3, widths: Sequence[int] = (30, 100), depth: int = 2
 def information(seed: int = 0, thetas: Sequence[float] = (0.0, 0.5, 1.0, 1.5, 2.0)) -> list[Claim]:
     """The correlation of two inputs (information chapter): the one-layer map against exact binomial
     coincidence counts, the fixed-point structure, and the correlations over depth at the chapter's size."""
+    seed = book.seed(seed)
     size = cc.ORTHANT_SIZE
     orthant = cc.orthant_check(size["thetas"], size["rhos"], size["samples"], seed=seed)
     orthant_power = min(cc.orthant_power(size["thetas"], size["rhos"], size["samples"], f) for f in GAIN_ERRORS)
@@ -244,6 +252,7 @@ def convolutions(seed: int = 100, depth: int = 20, channels: int = 32, size: int
                  theta: float = 1.0) -> list[Claim]:
     """The per-position map given the layer below (exact, border included) and the depth-wise mean field
     (an approximation at a finite number of channels), on the convolutions chapter's zero-padded stack."""
+    seed = book.seed(seed)
     centre = size // 2
     probes = [(0, 0), (0, centre), (centre, centre)]
     gain = float(theory.weight_variance(1, theta))
@@ -272,6 +281,7 @@ def first_layer(images: np.ndarray, seed: int = 0, beta: float = 0.5, theta: flo
                 width: int = 100, networks: int = 300) -> list[Claim]:
     """The first layer's current on real images, E[I²] = nσ²p₀ (exact), and the paper's assumption that the
     inputs fire at Q(θ) (tested by the same check), at the first-layer chapter's size."""
+    seed = book.seed(seed)
     right = checks.first_layer_check(images, beta, theta, steps, width, networks, seed=seed)
     q = float(theory.spike_probability(theta))
     wrong = checks.first_layer_check(images, beta, theta, steps, width, networks, assumed_rate=q, seed=seed + 10)
@@ -307,6 +317,7 @@ def quenched(seed: int = 200, width: int = 500, depth: int = 100, steps: int = 1
     """The quenched multi-step scale over 100 layers and 100 steps at β = 0.5 (an approximation: the rate it
     holds falls short of its target) and β = 0.9 (the claim of holding the rate, decided on independent
     networks)."""
+    seed = book.seed(seed)
     target = float(theory.spike_probability(theta))
     runs = [checks.late_rate_run(beta, theta, theory.multistep_gain(beta, theta, target).gain, width=width,
                                  depth=depth, steps=steps, networks=networks, seed=seed + k, label=f"β = {beta}")
