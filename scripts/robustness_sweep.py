@@ -19,6 +19,7 @@ import sys
 from dataclasses import asdict, replace
 from pathlib import Path
 
+from snnmath.records import sweep_fields
 from snnmath.sweep import Store, code_version, connect, sweep
 from snnmath.train import Config
 
@@ -36,17 +37,9 @@ INITS = ("snn", "kaiming", "fluctuation")
 SEEDS = (0, 1, 2)
 
 
-def changed(name: str, value: float | int | str) -> dict[str, float | int | str]:
-    """The Config fields that one sweep value sets (a surrogate value is ``NAME:SLOPE``)."""
-    if name == "surrogate":
-        surrogate, slope = str(value).split(":")
-        return {"surrogate": surrogate, "slope": float(slope)}
-    return {name: value}
-
-
 def configs() -> list[Config]:
     """Every run of the plan (the base setting appears once per sweep; the sweep trains it once)."""
-    return [replace(BASE, init=init, seed=seed, **changed(name, value))
+    return [replace(BASE, init=init, seed=seed, **sweep_fields(name, value))
             for name, values in SWEEPS.items() for value in values for init in INITS for seed in SEEDS]
 
 

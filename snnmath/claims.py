@@ -27,7 +27,6 @@ from .init import variance_of
 from .simulate import simulate, simulate_conv
 from .status import POWER, Status, judge
 from .surrogate import DEFAULT_SLOPES, Surrogate
-from .train import Config
 
 RESULTS = Path(__file__).resolve().parents[1] / "results"
 """The stored studies."""
@@ -439,34 +438,14 @@ def training(folder: Path = RESULTS / "full", family_alpha: float = 0.05) -> Cla
 def robustness(folder: Path = RESULTS / "robustness") -> Claim:
     """The paper's robustness claim on the stored one-at-a-time sweeps: where each scale ends ahead, counted
     over the distinct settings whose input layer can spike (three seeds: described, not tested)."""
-    plan = json.loads((folder / "plan.json").read_text())
-    runs = records.read_runs(folder, "mnist-*.json")
-    base = Config(**plan["base"])
-    keys = ("depth", "width", "steps", "beta", "theta", "surrogate", "slope")
-
-    def setting(name: str, value: Any) -> dict[str, Any]:
-        if name == "surrogate":
-            surrogate, slope = str(value).split(":")
-            return {"surrogate": surrogate, "slope": float(slope)}
-        return {name: value}
-
-    winners: dict[Any, str] = {}
-    silent = set()
-    for name, values in plan["sweeps"].items():
-        for value in values:
-            fields = {key: getattr(base, key) for key in keys} | setting(name, value)
-            config = records.select(runs, init=plan["inits"][0], **fields)[0].config
-            peak = config.steps if config.beta == 1 else (1 - config.beta**config.steps) / (1 - config.beta)
-            key = tuple(sorted(fields.items()))
-            if peak <= config.theta:
-                silent.add(key)
-                continue
-            means = {init: float(np.mean([r.final_accuracy for r in records.select(runs, init=init, **fields)]))
-                     for init in plan["inits"]}
-            winners[key] = max(means, key=lambda init: means[init])
-    counts = {init: sum(w == init for w in winners.values()) for init in plan["inits"]}
-    detail = (f"the paper's scale has the highest mean final accuracy in {counts.get('snn', 0)} of the {len(winners)} "
-              f"settings whose input can spike, Kaiming's in {counts.get('kaiming', 0)}; no scale learns in the "
-              f"{len(silent)} where it cannot; {len(plan['seeds'])} seeds, no difference tested")
+    stored = records.read_sweep(folder)
+    winners = stored.winners()
+    distinct = stored.distinct().values()
+    learnable = [case for case in distinct if case in winners]
+    counts = {init: sum(winners[case] == init for case in learnable) for init in stored.plan["inits"]}
+    detail = (f"the paper's scale has the highest mean final accuracy in {counts.get('snn', 0)} of the "
+              f"{len(learnable)} settings whose input can spike, Kaiming's in {counts.get('kaiming', 0)}; no scale "
+              f"learns in the {len(distinct) - len(learnable)} where it cannot; {len(stored.plan['seeds'])} seeds, "
+              "no difference tested")
     return Claim("Robust to the network's and the neuron's hyperparameters", judge(None, detail=detail),
-                 f"one hyperparameter at a time around depth {base.depth}, MNIST subset", "robustness", "paper")
+                 f"one hyperparameter at a time around depth {stored.base.depth}, MNIST subset", "robustness", "paper")

@@ -1,7 +1,7 @@
 """snnmath.records: stored training runs read back as the Config and Epochs that wrote them."""
 
 import json
-from dataclasses import replace
+from dataclasses import asdict, replace
 from pathlib import Path
 
 import pytest
@@ -44,3 +44,36 @@ def test_bad_stores_are_refused_by_name(tmp_path: Path) -> None:
     (tmp_path / "broken.json").write_text('{"run": {}}')
     with pytest.raises(ValueError, match="broken.json is not a stored training run"):
         records.read_runs(tmp_path)
+
+
+def test_sweep_fields_and_the_input_bound() -> None:
+    assert records.sweep_fields("surrogate", "arctan:5") == {"surrogate": "arctan", "slope": 5.0}
+    assert records.sweep_fields("beta", 0.5) == {"beta": 0.5}
+    # a pixel of 1 for T steps from rest reaches sum_{k<T} beta^k: exactly theta is not above it
+    assert not records.input_can_spike(replace(CONFIG, beta=0.0, theta=1.0))
+    assert records.input_can_spike(replace(CONFIG, beta=0.5, steps=3, theta=1.7))
+    assert not records.input_can_spike(replace(CONFIG, beta=0.5, steps=3, theta=1.75))
+    assert records.input_can_spike(replace(CONFIG, beta=1.0, steps=3, theta=2.9))
+
+
+def test_a_stored_sweep_reads_back_by_setting(tmp_path: Path) -> None:
+    inits = ["snn", "kaiming"]
+    for beta in (0.0, CONFIG.beta):
+        for init in inits:
+            config = replace(CONFIG, beta=beta, init=init, epochs=1)
+            record = {"run": train.train(config).as_dict(), "wall_s": 1.0, "commit": None, "command": "test"}
+            (tmp_path / f"digits-b{beta}-{init}.json").write_text(json.dumps(record))
+    plan = {"base": asdict(replace(CONFIG, epochs=1)), "sweeps": {"beta": [0.0, CONFIG.beta], "width": [16]},
+            "inits": inits, "seeds": [0], "command": "test"}
+    (tmp_path / "plan.json").write_text(json.dumps(plan))
+    sweep = records.read_sweep(tmp_path)
+    assert sweep.cases == [("beta", 0.0), ("beta", CONFIG.beta), ("width", 16)]
+    assert [r.config.init for r in sweep.runs_of("beta", 0.0, "kaiming")] == ["kaiming"]
+    assert len(sweep.distinct()) == 2  # the base setting, in both sweeps, counts once
+    winners = sweep.winners()
+    assert set(winners) == {("beta", CONFIG.beta), ("width", 16)}  # beta = 0 leaves the input silent
+    best = max(inits, key=lambda init: sweep.runs_of("width", 16, init)[0].final_accuracy)
+    assert winners["width", 16] == best
+    (tmp_path / "plan.json").write_text("{}")
+    with pytest.raises(ValueError, match="plan.json is not a sweep plan"):
+        records.read_sweep(tmp_path)
