@@ -20,8 +20,9 @@ import pytest
 from distributed import Client, LocalCluster
 from sweep_helpers import CODE, GatedTrainer, attempts, tiny, wait_until
 
-from snnmath import records, train
+from snnmath import records
 from snnmath.sweep import Store, run_name, sweep
+from snnmath.train import cli as train_cli
 
 TESTS = Path(__file__).parent
 
@@ -190,10 +191,10 @@ def test_command_line_on_an_existing_scheduler_resumes_from_its_store(
     argv = ["--dataset", "digits", "--train-size", "100", "--test-size", "50", "--depth", "2", "--width", "8",
             "--steps", "2", "--epochs", "1", "--seed", "0", "1", "--scheduler", cluster.scheduler_address,
             "--store", str(store), "--out", str(out), "--quiet"]
-    assert train.main(argv) == 0
+    assert train_cli.main(argv) == 0
     first = json.loads(out.read_text())["runs"]
     assert "2 runs trained, 0 found" in capsys.readouterr().err
-    assert train.main(argv) == 0
+    assert train_cli.main(argv) == 0
     assert "0 runs trained, 2 found" in capsys.readouterr().err
     assert json.loads(out.read_text())["runs"] == first
     assert [run["config"]["seed"] for run in first] == [0, 1]

@@ -11,6 +11,7 @@ import torch.nn.functional as F
 
 from snnmath import train
 from snnmath.train import Config, Split, build_model
+from snnmath.train import cli as train_cli
 
 
 def digits_config(**changes: object) -> Config:
@@ -110,7 +111,7 @@ def test_command_line_writes_every_combination(tmp_path: Path) -> None:
     argv = ["--dataset", "digits", "--train-size", "100", "--test-size", "50", "--depth", "2", "--width", "16",
             "--steps", "3", "--epochs", "1", "--init", "snn", "kaiming", "--seed", "0", "1",
             "--sweep", "theta=0.5,1", "--out", str(out), "--quiet"]
-    assert train.main(argv) == 0
+    assert train_cli.main(argv) == 0
     runs = json.loads(out.read_text())["runs"]
     combos = {(r["config"]["init"], r["config"]["seed"], r["config"]["theta"]) for r in runs}
     assert len(runs) == 8 and len(combos) == 8
@@ -123,7 +124,7 @@ def test_command_line_writes_every_combination(tmp_path: Path) -> None:
                                   ["--device", "gpu"], ["--dataset", "cifar"], ["--init", "he"]])
 def test_command_line_bad_input_exits_2(argv: list[str], tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
     with pytest.raises(SystemExit) as exit_info:
-        train.main(["--dataset", "digits", "--out", str(tmp_path / "x.json"), *argv])
+        train_cli.main(["--dataset", "digits", "--out", str(tmp_path / "x.json"), *argv])
     assert exit_info.value.code == 2
     assert "error" in capsys.readouterr().err
 
