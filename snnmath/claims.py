@@ -11,6 +11,7 @@ through :func:`snnmath.book.seed`, so ``$SNNMATH_SEED_SHIFT`` shifts these runs 
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -449,3 +450,42 @@ def robustness(folder: Path = RESULTS / "robustness") -> Claim:
               "no difference tested")
     return Claim("Robust to the network's and the neuron's hyperparameters", judge(None, detail=detail),
                  f"one hyperparameter at a time around depth {stored.base.depth}, MNIST subset", "robustness", "paper")
+
+
+BOUNDED = {"convolutions": ("centre-error", CONV_BOUND), "dynamics": ("multi-error", QUENCHED_BOUND)}
+"""For each approximation with a stated bound, keyed by its chapter, the name under which the chapter glues
+the measured error, and the bound."""
+
+
+@dataclass(frozen=True)
+class SeedStudy:
+    """The chapters rerun with shifted seeds (``benchmarks/seed_shifts.py``, stored under ``results/``)."""
+
+    runs: list[dict[str, Any]]
+    """The record of each chapter and shift, with its failing cells and the values it glued."""
+    summary: dict[str, Any]
+    """The script's ``summary.json``: per chapter the runs, failing cells and stale runs."""
+
+    def rows(self, book_folder: Path) -> list[dict[str, Any]]:
+        """Per chapter: the shifts run, the assert statements its text holds, the failing cells and the runs
+        made before the chapter's last change (stale)."""
+        rows = []
+        for chapter, entry in sorted(self.summary["chapters"].items()):
+            shifts = sorted(r["shift"] for r in self.runs if r["chapter"] == chapter)
+            text = (book_folder / f"{chapter}.md").read_text(encoding="utf-8")
+            asserts = len(re.findall(r"^\s*assert ", text, re.MULTILINE))
+            rows.append(dict(chapter=f"{{doc}}`{chapter}`", runs=entry["runs"],
+                             shifts=f"{shifts[0]}–{shifts[-1]}" if shifts else "–", asserts=asserts,
+                             failing=entry["failures"], stale=len(entry["stale"])))
+        return rows
+
+    def measured(self, chapter: str, name: str) -> np.ndarray:
+        """The value glued under ``name`` in every run of ``chapter`` that recorded it."""
+        return np.array([float(r["glued"][name]) for r in self.runs
+                         if r["chapter"] == chapter and name in r.get("glued", {})])
+
+
+def seed_study(folder: Path = RESULTS / "seed_shifts") -> SeedStudy:
+    """The stored seed-shift runs and their summary."""
+    runs = [json.loads(path.read_text()) for path in sorted(folder.glob("*-shift*.json"))]
+    return SeedStudy(runs, json.loads((folder / "summary.json").read_text()))

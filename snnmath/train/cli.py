@@ -46,7 +46,8 @@ FIELD_HELP = {
                 "(cosine: annealed to 0 over the epochs)",
     "seed": "seeds, one run each; integers >= 0",
 }
-"""The command line's help text of every :class:`Config` field (without its default, which argparse adds)."""
+"""The command line's help text of every :class:`snnmath.train.Config` field (without its default, which
+argparse adds)."""
 
 
 def _parser() -> argparse.ArgumentParser:
