@@ -6,7 +6,9 @@ lies below the fold, the rate and gain at 1.1 times the fold gain, with ``first_
 false), its margin and contraction. T = inf is the stationary limit
 (snnmath.theory.stationary_gain: burn-in and window doubled until the gain changes by at most
 snnmath.theory.kernel.STATIONARY_TOLERANCE; the entry records both and the change met; in the
-JSON file its steps are the string "inf"). Each entry is written to the table as soon as it is
+JSON file its steps are the string "inf"; each level, the most expensive part, is stored under
+results/leak_aware_levels/ as soon as it is computed, and a rerun resumes at the level it was on).
+Each entry is written to the table as soon as it is
 computed, with the time it took, so an interrupted run resumes; every run that adds entries is
 recorded in the provenance (``runs``). ``--check N`` instead recomputes N entries of the existing
 table (of the ``--steps`` given, else the first N) and reports whether they agree exactly (the
@@ -31,6 +33,7 @@ import platform
 import subprocess
 import sys
 import time
+from collections.abc import Iterator, MutableMapping
 from pathlib import Path
 
 import numpy as np
@@ -39,6 +42,7 @@ import torch
 from snnmath.theory import kernel
 
 TABLE = Path(kernel.__file__).resolve().parents[1] / "tables" / "leak_aware.json"
+LEVELS = Path(__file__).resolve().parents[1] / "results" / "leak_aware_levels"
 BETAS = (0.5, 0.8, 0.9, 0.95)
 THETAS = (0.5, 1.0)
 STEPS = (10, 25, 100, math.inf)
@@ -72,11 +76,54 @@ def write(table: dict) -> None:
     tmp.replace(TABLE)
 
 
+class StoredLevels(MutableMapping):
+    """The levels of one stationary computation (:func:`snnmath.theory.stationary_gain`), keyed by burn-in,
+    written to ``LEVELS/beta<b>-theta<t>-samples<M>-seed<s>.json`` as each is computed, with the seconds it
+    took, so that an interrupted computation resumes at the level it was on."""
+
+    def __init__(self, beta: float, theta: float, samples: int, seed: int) -> None:
+        self.path = LEVELS / f"beta{beta}-theta{theta}-samples{samples}-seed{seed}.json"
+        self.rows = json.loads(self.path.read_text()) if self.path.exists() else {}
+        self.clock = time.perf_counter()
+
+    def __getitem__(self, burn_in: int) -> kernel.LeakAwareScale:
+        row = self.rows[str(burn_in)]
+        return kernel.LeakAwareScale(**{key: row[key] for key in kernel.LeakAwareScale._fields})
+
+    def __setitem__(self, burn_in: int, level: kernel.LeakAwareScale) -> None:
+        now = time.perf_counter()
+        self.rows[str(burn_in)] = dict(level._asdict(), seconds=now - self.clock, environment=environment())
+        self.clock = now
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = self.path.with_suffix(".tmp")
+        tmp.write_text(json.dumps(self.rows, indent=1, allow_nan=False) + "\n")
+        tmp.replace(self.path)
+        print(f"  level burn-in {burn_in}: gain {level.gain:.5g} holds rate {level.rate:.4g} "
+              f"(first-step rate held: {level.first_step_rate_held}), {self.rows[str(burn_in)]['seconds']:.0f} s",
+              flush=True)
+
+    def __delitem__(self, burn_in: int) -> None:
+        raise TypeError("stored levels are not deleted")
+
+    def __iter__(self) -> Iterator[int]:
+        return (int(key) for key in self.rows)
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+
 def entry(beta: float, theta: float, steps: int | float, samples: int, seed: int) -> dict:
-    """One row: the leak-aware scale for the default target (Q(theta), or 1.1 times the fold gain)."""
+    """One row: the leak-aware scale for the default target (Q(theta), or 1.1 times the fold gain); in the
+    stationary limit with the levels it went through (burn-in, gain, seconds; resumed from ``LEVELS``)."""
     start = time.perf_counter()
-    scale = kernel.leak_aware_gain(beta, theta, steps, samples=samples, seed=seed)
-    return dict(beta=beta, theta=theta, steps=steps, **scale._asdict(), seconds=time.perf_counter() - start)
+    if math.isfinite(steps):
+        scale = kernel.leak_aware_gain(beta, theta, steps, samples=samples, seed=seed)
+        return dict(beta=beta, theta=theta, steps=steps, **scale._asdict(), seconds=time.perf_counter() - start)
+    levels = StoredLevels(beta, theta, samples, seed)
+    scale = kernel.stationary_gain(beta, theta, samples=samples, seed=seed, levels=levels)
+    history = [dict(burn_in=int(b), gain=row["gain"], seconds=row["seconds"]) for b, row in levels.rows.items()]
+    return dict(beta=beta, theta=theta, steps=steps, **scale._asdict(), levels=history,
+                seconds=sum(level["seconds"] for level in history))
 
 
 def environment() -> dict:

@@ -197,6 +197,17 @@ def test_the_stationary_gain_doubles_burn_in_and_window_until_the_gain_settles()
         kernel.stationary_gain(0.5, 0.5, samples=4096, seed=1, start=4, tolerance=1e-12, max_steps=16)
 
 
+def test_the_stationary_gain_resumes_from_the_levels_it_was_given(monkeypatch):
+    options = dict(samples=4096, seed=1, start=4, tolerance=0.05, max_steps=32)
+    levels: dict = {}
+    scale = kernel.stationary_gain(0.5, 0.5, levels=levels, **options)
+    assert sorted(levels) == [4 << k for k in range(len(levels))] and levels[scale.burn_in] == scale._replace(
+        tolerance=None, change=None)
+    # given every level, nothing is computed again and the result is the same
+    monkeypatch.setattr(kernel, "leak_aware_gain", lambda *a, **kw: pytest.fail("a level was computed again"))
+    assert kernel.stationary_gain(0.5, 0.5, levels=dict(levels), **options) == scale
+
+
 def test_steps_inf_is_the_stationary_limit_and_other_non_integers_are_refused(monkeypatch):
     monkeypatch.setattr(kernel, "stationary_gain", lambda b, th, target, **kw: ("stationary", b, th, target, kw))
     assert kernel.leak_aware_gain(0.9, 1.0, math.inf, samples=8, seed=3) == ("stationary", 0.9, 1.0, None,

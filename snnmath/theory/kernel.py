@@ -29,6 +29,7 @@ from __future__ import annotations
 import itertools
 import json
 import math
+from collections.abc import MutableMapping
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -386,6 +387,7 @@ def stationary_gain(
     max_steps: int = 800,
     samples: int = 1 << 15,
     seed: int = 0,
+    levels: MutableMapping[int, LeakAwareScale] | None = None,
 ) -> LeakAwareScale:
     r"""The leak-aware gain in the stationary limit T → ∞: a neuron driven long after rest.
 
@@ -396,6 +398,10 @@ def stationary_gain(
     target (``target_rate`` None) is chosen at each level as :func:`snnmath.theory.leak_aware_gain`
     chooses it, and a level whose choice differs from the level before does not count as converged.
     A ``ValueError`` says so where 2B would exceed ``max_steps`` before the gain converged.
+
+    ``levels`` (keyed by the burn-in B) holds levels computed before for the same leak, threshold,
+    target, ``samples`` and ``seed``, which are not computed again; each level computed is added to
+    it, so a mapping that persists them lets an interrupted computation resume level by level.
     """
     tol = real_scalar("tolerance", tolerance, low=0.0, low_open=True)
     b0 = integer("start", start, low=1)
@@ -403,7 +409,11 @@ def stationary_gain(
     previous: LeakAwareScale | None = None
     burn = b0
     while 2 * burn <= limit:
-        level = leak_aware_gain(beta, theta, burn, target_rate, burn_in=burn, samples=samples, seed=seed)
+        level = None if levels is None else levels.get(burn)
+        if level is None:
+            level = leak_aware_gain(beta, theta, burn, target_rate, burn_in=burn, samples=samples, seed=seed)
+            if levels is not None:
+                levels[burn] = level
         if previous is not None and level.first_step_rate_held == previous.first_step_rate_held:
             change = abs(level.gain / previous.gain - 1)
             if change <= tol:
