@@ -25,9 +25,14 @@ from typing import Any
 
 from . import theory
 from ._validate import integer, real_scalar, window_steps
-from .init import NAMES
+from .init import NAMES, margin_target
 
 PROG = "snnmath"
+
+
+def _flag(name: str) -> str:
+    """The command line's flag of a parameter: ``target_variance`` → ``--target-variance``."""
+    return "--" + name.replace("_", "-")
 
 
 def scale(
@@ -50,10 +55,7 @@ def scale(
     n = integer("--fan-in", fan_in, low=1)
     th = real_scalar("--threshold", threshold, low=0.0)
     if slope is not None:
-        if target_variance != 1.0 or beta is not None or steps is not None:
-            raise ValueError("--slope chooses the target variance: give it without --target-variance, --beta, --steps")
-        target_variance = float(theory.margin_variance(th, real_scalar("--slope", slope, low=0.0, high=1.0,
-                                                                           low_open=True)))
+        target_variance = margin_target(th, slope, target_variance, beta, steps, name=_flag)
     v = real_scalar("--target-variance", target_variance, low=0.0, low_open=True)
     if (beta is None) != (steps is None):
         raise ValueError("--beta and --steps go together: give both for the leak-aware scale, or neither")

@@ -115,6 +115,21 @@ def gain_normal_(tensor: torch.Tensor, gain: float, *, generator: torch.Generato
     return normal_with_variance_(tensor, c / fans(tensor)[0], generator=generator)
 
 
+def margin_target(
+    threshold: float, slope: float, target_variance: float = 1.0, beta: float | None = None,
+    steps: int | float | None = None, *, name: Callable[[str], str] = str,
+) -> float:
+    r"""The target variance of the margin-aware first-step scale for a slope bound ``slope`` in (0, 1],
+    :math:`V = \max(1, (\theta/x_\lambda)^2)` (:func:`snnmath.theory.margin_variance`). It replaces
+    ``target_variance``, ``beta`` and ``steps``, which must be left at their defaults; ``name`` spells a
+    parameter in the errors (the command line's flags, say)."""
+    if beta is not None or steps is not None or target_variance != 1.0:
+        raise ValueError(f"{name('slope')} chooses the target variance of the first-step scale: give it without "
+                         f"{name('target_variance')}, {name('beta')} and {name('steps')}")
+    return float(theory.margin_variance(threshold, real_scalar(name("slope"), slope, low=0.0, high=1.0,
+                                                               low_open=True)))
+
+
 def snn_variance(
     fan_in: int, threshold: float = 1.0, target_variance: float = 1.0, *,
     beta: float | None = None, steps: int | float | None = None, slope: float | None = None,
@@ -130,17 +145,13 @@ def snn_variance(
     after rest.
 
     With ``slope`` (in (0, 1]): the margin-aware first-step scale, whose target variance is the
-    smallest V ≥ 1 at which the variance map's slope at its fixed point is at most ``slope``,
-    :math:`V = \max(1, (\theta/x_\lambda)^2)` (:func:`snnmath.theory.margin_variance`).
+    smallest V ≥ 1 at which the variance map's slope at its fixed point is at most ``slope``
+    (:func:`margin_target`).
     """
     n = integer("fan_in", fan_in, low=1)
     th = real_scalar("threshold", threshold, low=0.0)
     if slope is not None:
-        if beta is not None or steps is not None or target_variance != 1.0:
-            raise ValueError("slope chooses the target variance of the first-step scale: give it without "
-                             "target_variance, beta and steps")
-        target_variance = float(theory.margin_variance(th, real_scalar("slope", slope, low=0.0, high=1.0,
-                                                                           low_open=True)))
+        target_variance = margin_target(th, slope, target_variance, beta, steps)
     if beta is None and steps is None:
         return float(theory.weight_variance(n, th, target_variance))
     if beta is None or steps is None:
