@@ -466,17 +466,18 @@ class SeedStudy:
     summary: dict[str, Any]
     """The script's ``summary.json``: per chapter the runs, failing cells and stale runs."""
 
-    def rows(self, book_folder: Path) -> list[dict[str, Any]]:
-        """Per chapter: the shifts run, the assert statements its text holds, the failing cells and the runs
-        made before the chapter's last change (stale)."""
+    def rows(self, book_folder: Path = RESULTS.parent / "book") -> list[dict[str, Any]]:
+        """Per chapter: the runs and shifts, the assert statements its text holds, the failing cells, and the
+        runs made before the chapter's last change (stale, as the summary written with the runs found them)."""
         rows = []
-        for chapter, entry in sorted(self.summary["chapters"].items()):
-            shifts = sorted(r["shift"] for r in self.runs if r["chapter"] == chapter)
+        for chapter in sorted({r["chapter"] for r in self.runs}):
+            runs = [r for r in self.runs if r["chapter"] == chapter]
+            shifts = sorted(r["shift"] for r in runs)
             text = (book_folder / f"{chapter}.md").read_text(encoding="utf-8")
-            asserts = len(re.findall(r"^\s*assert ", text, re.MULTILINE))
-            rows.append(dict(chapter=f"{{doc}}`{chapter}`", runs=entry["runs"],
-                             shifts=f"{shifts[0]}–{shifts[-1]}" if shifts else "–", asserts=asserts,
-                             failing=entry["failures"], stale=len(entry["stale"])))
+            rows.append(dict(chapter=f"{{doc}}`{chapter}`", runs=len(runs), shifts=f"{shifts[0]}–{shifts[-1]}",
+                             asserts=len(re.findall(r"^\s*assert ", text, re.MULTILINE)),
+                             failing=sum(len(r["failures"]) for r in runs),
+                             stale=len(self.summary["chapters"].get(chapter, {}).get("stale", []))))
         return rows
 
     def measured(self, chapter: str, name: str) -> np.ndarray:

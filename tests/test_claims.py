@@ -24,3 +24,11 @@ def test_rows_carry_a_word_of_the_vocabulary_and_a_chapter_reference():
     row = claims.training().row()
     assert row["chapter"] == "{doc}`training`"
     assert any(row["status"].startswith(f"**{word}**") for word in VOCABULARY)
+
+
+def test_the_seed_study_summary_was_written_with_the_runs_it_summarises():
+    """benchmarks/seed_shifts.py --shifts 0 rewrites the summary after runs are added or removed."""
+    study = claims.seed_study()
+    assert study.summary["runs"] == len(study.runs)
+    assert {chapter: entry["runs"] for chapter, entry in study.summary["chapters"].items()} == {
+        chapter: sum(r["chapter"] == chapter for r in study.runs) for chapter in {r["chapter"] for r in study.runs}}
