@@ -145,7 +145,7 @@ def read_sweep(folder: str | Path) -> Sweep:
     plan_file = Path(folder) / "plan.json"
     try:
         plan = json.loads(plan_file.read_text())
-        plan["base"]["dataset"]
+        dataset = plan["base"]["dataset"]
     except (OSError, ValueError, KeyError, TypeError) as error:
         raise ValueError(f"{plan_file} is not a sweep plan ({type(error).__name__}: {error})") from error
-    return Sweep(plan, read_runs(folder, f"{plan['base']['dataset']}-*.json"))
+    return Sweep(plan, read_runs(folder, f"{dataset}-*.json"))
