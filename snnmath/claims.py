@@ -452,9 +452,12 @@ def robustness(folder: Path = RESULTS / "robustness") -> Claim:
                  f"one hyperparameter at a time around depth {stored.base.depth}, MNIST subset", "robustness", "paper")
 
 
-BOUNDED = {"convolutions": ("centre-error", CONV_BOUND), "dynamics": ("multi-error", QUENCHED_BOUND)}
+BOUNDED = {
+    "convolutions": ("centre-error", CONV_BOUND, "error of the depth-wise map at the centre of the last layer"),
+    "dynamics": ("multi-error", QUENCHED_BOUND, "shortfall of the rate that the quenched multi-step scale holds"),
+}
 """For each approximation with a stated bound, keyed by its chapter, the name under which the chapter glues
-the measured error, and the bound."""
+the measured error, the bound, and what is measured."""
 
 
 @dataclass(frozen=True)
