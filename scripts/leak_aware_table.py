@@ -8,13 +8,12 @@ false), its margin and contraction. T = inf is the stationary limit
 snnmath.theory.kernel.STATIONARY_TOLERANCE; the entry records both and the change met; in the
 JSON file its steps are the string "inf"; each level, the most expensive part, is stored under
 results/leak_aware_levels/ as soon as it is computed, and a rerun resumes at the level it was on).
-Each entry is written to the table as soon as it is
-computed, with the time it took, so an interrupted run resumes; every run that adds entries is
-recorded in the provenance (``runs``). ``--check N`` instead recomputes N entries of the existing
-table (of the ``--steps`` given, else the first N) and reports whether they agree exactly (the
-computation is deterministic for a given seed and sample count; float32 sums may round
-differently with another torch version or thread count), and records the result in the
-provenance (``checks``).
+Each entry is written to the table as soon as it is computed, with the time it took, so an
+interrupted run resumes; every run that adds entries is recorded in the provenance (``runs``).
+``--check N`` instead recomputes N entries of the existing table (of the ``--steps`` given, else
+the first N) and reports whether they agree exactly (the computation is deterministic for a given
+seed and sample count; float32 sums may round differently with another torch version or thread
+count), and records the result in the provenance (``checks``).
 
     python scripts/leak_aware_table.py                      # fill snnmath/tables/leak_aware.json
     python scripts/leak_aware_table.py --steps inf          # only the stationary limit

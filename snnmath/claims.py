@@ -440,13 +440,11 @@ def robustness(folder: Path = RESULTS / "robustness") -> Claim:
     """The paper's robustness claim on the stored one-at-a-time sweeps: where each scale ends ahead, counted
     over the distinct settings whose input layer can spike (three seeds: described, not tested)."""
     stored = records.read_sweep(folder)
-    winners = stored.winners()
-    distinct = stored.distinct().values()
-    learnable = [case for case in distinct if case in winners]
-    counts = {init: sum(winners[case] == init for case in learnable) for init in stored.plan["inits"]}
+    counts, settings = stored.wins(), len(stored.distinct())
+    learnable = sum(counts.values())
     detail = (f"the paper's scale has the highest mean final accuracy in {counts.get('snn', 0)} of the "
-              f"{len(learnable)} settings whose input can spike, Kaiming's in {counts.get('kaiming', 0)}; no scale "
-              f"learns in the {len(distinct) - len(learnable)} where it cannot; {len(stored.plan['seeds'])} seeds, "
+              f"{learnable} settings whose input can spike, Kaiming's in {counts.get('kaiming', 0)}; no scale "
+              f"learns in the {settings - learnable} where it cannot; {len(stored.plan['seeds'])} seeds, "
               "no difference tested")
     return Claim("Robust to the network's and the neuron's hyperparameters", judge(None, detail=detail),
                  f"one hyperparameter at a time around depth {stored.base.depth}, MNIST subset", "robustness", "paper")

@@ -139,6 +139,13 @@ class Sweep:
         return {case: max(self.plan["inits"], key=lambda init: self.mean_final(*case, init))
                 for case in self.cases if input_can_spike(self.config(*case))}
 
+    def wins(self) -> dict[str, int]:
+        """Per initialiser, the distinct settings whose input can spike in which it has the highest mean final
+        accuracy (:meth:`winners`, each configuration counted once)."""
+        winners = self.winners()
+        return {init: sum(winners.get(case) == init for case in self.distinct().values())
+                for init in self.plan["inits"]}
+
 
 def read_sweep(folder: str | Path) -> Sweep:
     """The sweep stored in ``folder``: ``plan.json`` and the runs of its data set (``DATASET-*.json``)."""

@@ -74,6 +74,7 @@ def test_a_stored_sweep_reads_back_by_setting(tmp_path: Path) -> None:
     assert set(winners) == {("beta", CONFIG.beta), ("width", 16)}  # beta = 0 leaves the input silent
     best = max(inits, key=lambda init: sweep.runs_of("width", 16, init)[0].final_accuracy)
     assert winners["width", 16] == best
+    assert sweep.wins() == {init: int(init == best) for init in inits}  # one learnable configuration
     (tmp_path / "plan.json").write_text("{}")
     with pytest.raises(ValueError, match="plan.json is not a sweep plan"):
         records.read_sweep(tmp_path)

@@ -406,14 +406,13 @@ def stationary_gain(
     tol = real_scalar("tolerance", tolerance, low=0.0, low_open=True)
     b0 = integer("start", start, low=1)
     limit = integer("max_steps", max_steps, low=2 * b0)
+    computed = {} if levels is None else levels
     previous: LeakAwareScale | None = None
     burn = b0
     while 2 * burn <= limit:
-        level = None if levels is None else levels.get(burn)
-        if level is None:
-            level = leak_aware_gain(beta, theta, burn, target_rate, burn_in=burn, samples=samples, seed=seed)
-            if levels is not None:
-                levels[burn] = level
+        if burn not in computed:
+            computed[burn] = leak_aware_gain(beta, theta, burn, target_rate, burn_in=burn, samples=samples, seed=seed)
+        level = computed[burn]
         if previous is not None and level.first_step_rate_held == previous.first_step_rate_held:
             change = abs(level.gain / previous.gain - 1)
             if change <= tol:
