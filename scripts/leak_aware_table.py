@@ -4,8 +4,9 @@ For every (beta, theta, steps) of the grid: the fold of the kernel map's upper b
 that holds the first-step rate Q(theta) as a stable fixed point over depth (or, where Q(theta)
 lies below the fold, the rate and gain at 1.1 times the fold gain, with ``first_step_rate_held``
 false), its margin and contraction. T = inf is the stationary limit
-(snnmath.theory.stationary_gain: burn-in and window doubled until the gain changes by at most
-snnmath.theory.kernel.STATIONARY_TOLERANCE; the entry records both and the change met; in the
+(snnmath.theory.stationary_gain: burn-in and window doubled until the gain of the level before holds,
+at the new level, the rate this level holds to a relative snnmath.theory.kernel.STATIONARY_TOLERANCE;
+the entry records both, the change met, and every level's gain; in the
 JSON file its steps are the string "inf"; each level, the most expensive part, is stored under
 results/leak_aware_levels/ as soon as it is computed, and a rerun resumes at the level it was on).
 Each entry is written to the table as soon as it is computed, with the time it took, so an

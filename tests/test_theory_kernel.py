@@ -186,13 +186,18 @@ def test_a_burn_in_averages_the_rate_over_the_window_after_it():
         kernel.kernel_fixed_point(5.0, 0.5, 0.5, start, burn_in=6, **SMALL)
 
 
-def test_the_stationary_gain_doubles_burn_in_and_window_until_the_gain_settles():
+def test_the_stationary_gain_doubles_burn_in_and_window_until_the_rate_held_settles():
     scale = kernel.stationary_gain(0.5, 0.5, samples=4096, seed=1, start=4, tolerance=0.05, max_steps=32)
     assert scale.window == scale.burn_in >= 8 and scale.change <= scale.tolerance == 0.05
     assert scale.fold_gain < scale.gain and 0 < scale.contraction < 1
     # the same level computed directly is the same scale, without the convergence record
     level = kernel.leak_aware_gain(0.5, 0.5, scale.window, burn_in=scale.burn_in, samples=4096, seed=1)
     assert level == scale._replace(tolerance=None, change=None)
+    # the change is the rate that the gain of the level before holds at this level, against this level's rate
+    before = kernel.leak_aware_gain(0.5, 0.5, scale.window // 2, burn_in=scale.burn_in // 2, samples=4096, seed=1)
+    start = kernel.input_covariance("direct", 2 * scale.window)
+    held = kernel.kernel_fixed_point(before.gain, 0.5, 0.5, start, burn_in=scale.burn_in, samples=4096, seed=1).rate
+    assert scale.change == pytest.approx(abs(held / scale.rate - 1), rel=1e-12)
     with pytest.raises(ValueError, match="did not converge"):
         kernel.stationary_gain(0.5, 0.5, samples=4096, seed=1, start=4, tolerance=1e-12, max_steps=16)
 

@@ -232,6 +232,14 @@ def kernel_fixed_point(
     return KernelFixedPoint(kernel, rate, layer, False)
 
 
+def _from_rest(gain: float, beta: float, theta: float, burn_in: int, window: int, *, samples: int = 1 << 15,
+              seed: int = 0) -> KernelFixedPoint:
+    """The fixed point a deep network settles on from direct input (a constant current of unit variance
+    into layer 0, from rest), its rate averaged over ``window`` steps after ``burn_in`` steps."""
+    start = input_covariance("direct", burn_in + window)
+    return kernel_fixed_point(gain, beta, theta, start, samples=samples, seed=seed, burn_in=burn_in)
+
+
 def _window_rate(kernel: Array, burn_in: int) -> float:
     """Time-averaged rate of ``kernel`` over its steps after the first ``burn_in``."""
     return float(np.trace(kernel[burn_in:, burn_in:])) / (kernel.shape[0] - burn_in)
@@ -284,11 +292,12 @@ class LeakAwareScale(NamedTuple):
     window: int | None = None
     """The steps the rate is averaged over after the burn-in, T for a finite window (None, all steps)."""
     tolerance: float | None = None
-    """In the stationary limit, the relative change of the gain allowed when the burn-in and the
+    """In the stationary limit, the relative deviation of the rate allowed when the burn-in and the
     window were last doubled (``STATIONARY_TOLERANCE``); None for a finite window."""
     change: float | None = None
-    """In the stationary limit, the relative change of the gain at that last doubling (at most
-    ``tolerance``); None for a finite window."""
+    """In the stationary limit, the relative deviation, from the rate held, of the rate that the gain
+    of the level before (half the burn-in and window) holds at this level (at most ``tolerance``);
+    None for a finite window."""
 
 
 def leak_aware_gain(
@@ -307,7 +316,7 @@ def leak_aware_gain(
     ``burn_in`` > 0 runs the neurons that many steps from rest before the window (the map is
     iterated on kernels of ``burn_in + steps`` steps, the rate averaged over the last ``steps``).
     ``steps=math.inf`` is the stationary limit, a neuron driven long after rest
-    (:func:`snnmath.theory.stationary_gain`, which grows the burn-in and the window until the gain converges).
+    (:func:`snnmath.theory.stationary_gain`, which grows the burn-in and the window until the rate it holds converges).
 
     At every gain the map is iterated from the input a network gets (a constant current of unit
     variance into layer 0, direct encoding, from rest) to the fixed point it settles on, the one
@@ -335,10 +344,8 @@ def leak_aware_gain(
     if target_rate is not None:
         real_scalar("target_rate", target_rate, low=0.0, high=1.0, low_open=True)
 
-    start = input_covariance("direct", skip + t_steps)
-
     def follow(c: float) -> KernelFixedPoint:
-        return kernel_fixed_point(c, b, th, start, samples=samples, seed=seed, burn_in=skip)
+        return _from_rest(c, b, th, skip, t_steps, samples=samples, seed=seed)
 
     high_gain = 4.0 * float(weight_variance(1, th))
     high = follow(high_gain)
@@ -371,8 +378,8 @@ def leak_aware_gain(
 
 
 STATIONARY_TOLERANCE = 0.01
-"""Relative change of the stationary gain, when the burn-in and the window are doubled, below
-which :func:`snnmath.theory.stationary_gain` takes it as converged."""
+"""Relative deviation of the rate held, when the burn-in and the window are doubled, below which
+:func:`snnmath.theory.stationary_gain` takes the stationary limit as reached."""
 STATIONARY_START = 25
 """The first burn-in and window (steps) of :func:`snnmath.theory.stationary_gain`."""
 
@@ -393,11 +400,15 @@ def stationary_gain(
 
     :func:`snnmath.theory.leak_aware_gain` with a burn-in B from rest and a window W of B steps after
     it, for B = ``start``, 2 ``start``, 4 ``start``, …: the rate is averaged over steps B … 2B − 1 of
-    kernels over 2B steps. The first level whose gain differs from the level before by at most
-    ``tolerance`` (relative) is returned, with ``tolerance`` and the change it met; the default
-    target (``target_rate`` None) is chosen at each level as :func:`snnmath.theory.leak_aware_gain`
-    chooses it, and a level whose choice differs from the level before does not count as converged.
-    A ``ValueError`` says so where 2B would exceed ``max_steps`` before the gain converged.
+    kernels over 2B steps. Level 2B is returned where the gain of level B, iterated at level 2B,
+    holds a rate :math:`\bar r_{2B}(c_B)` within ``tolerance`` (relative) of the rate level 2B holds,
+    with ``tolerance`` and that deviation (``change``). The criterion is on the rate, not the gain:
+    where the rate is flat in the gain (β ≥ 0.9) the gain that holds a rate is determined only to a
+    few per cent, and the levels' gains (in ``levels``) show how far apart gains holding the same
+    rate lie. The default target (``target_rate`` None) is chosen at each level as
+    :func:`snnmath.theory.leak_aware_gain` chooses it, and a level whose choice differs from the
+    level before does not count as converged. The fold and contraction are those of the level
+    returned. A ``ValueError`` says so where 2B would exceed ``max_steps`` before the rate converged.
 
     ``levels`` (keyed by the burn-in B) holds levels computed before for the same leak, threshold,
     target, ``samples`` and ``seed``, which are not computed again; each level computed is added to
@@ -414,11 +425,12 @@ def stationary_gain(
             computed[burn] = leak_aware_gain(beta, theta, burn, target_rate, burn_in=burn, samples=samples, seed=seed)
         level = computed[burn]
         if previous is not None and level.first_step_rate_held == previous.first_step_rate_held:
-            change = abs(level.gain / previous.gain - 1)
+            held = _from_rest(previous.gain, beta, theta, burn, burn, samples=samples, seed=seed).rate
+            change = abs(held / level.rate - 1)
             if change <= tol:
                 return level._replace(tolerance=tol, change=change)
         previous, burn = level, 2 * burn
-    raise ValueError(f"the stationary gain for beta={beta}, theta={theta} did not converge to a relative {tol:.3g} "
+    raise ValueError(f"the stationary rate for beta={beta}, theta={theta} did not converge to a relative {tol:.3g} "
                      f"within max_steps={limit} (last burn-in and window {burn // 2} steps each)")
 
 
