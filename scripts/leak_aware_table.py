@@ -46,6 +46,8 @@ LEVELS = Path(__file__).resolve().parents[1] / "results" / "leak_aware_levels"
 BETAS = (0.5, 0.8, 0.9, 0.95)
 THETAS = (0.5, 1.0)
 STEPS = (10, 25, 100, math.inf)
+MAX_STEPS = 200
+"""Burn-in plus window of the last stationary level tried (levels 25, 50, 100; level 200 takes about 15 min)."""
 COMPARED = ("gain", "rate", "first_step_rate_held", "fold_gain", "fold_rate", "margin", "contraction")
 
 
@@ -112,7 +114,7 @@ class StoredLevels(MutableMapping):
         return len(self.rows)
 
 
-def entry(beta: float, theta: float, steps: int | float, samples: int, seed: int) -> dict:
+def entry(beta: float, theta: float, steps: int | float, samples: int, seed: int, max_steps: int) -> dict:
     """One row: the leak-aware scale for the default target (Q(theta), or 1.1 times the fold gain); in the
     stationary limit with the levels it went through (burn-in, gain, seconds; resumed from ``LEVELS``)."""
     start = time.perf_counter()
@@ -120,7 +122,7 @@ def entry(beta: float, theta: float, steps: int | float, samples: int, seed: int
         scale = kernel.leak_aware_gain(beta, theta, steps, samples=samples, seed=seed)
         return dict(beta=beta, theta=theta, steps=steps, **scale._asdict(), seconds=time.perf_counter() - start)
     levels = StoredLevels(beta, theta, samples, seed)
-    scale = kernel.stationary_gain(beta, theta, samples=samples, seed=seed, levels=levels)
+    scale = kernel.stationary_gain(beta, theta, samples=samples, seed=seed, levels=levels, max_steps=max_steps)
     history = [dict(burn_in=int(b), gain=row["gain"], seconds=row["seconds"]) for b, row in levels.rows.items()]
     return dict(beta=beta, theta=theta, steps=steps, **scale._asdict(), levels=history,
                 seconds=sum(level["seconds"] for level in history))
@@ -144,7 +146,7 @@ def check(count: int, steps: list[int | float] | None) -> int:
     rows = [row for row in table["entries"] if steps is None or row["steps"] in steps][:count]
     results = []
     for row in rows:
-        again = entry(row["beta"], row["theta"], row["steps"], samples, seed)
+        again = entry(row["beta"], row["theta"], row["steps"], samples, seed, MAX_STEPS)
         differ = {key: [row[key], again[key]] for key in COMPARED if again[key] != row[key]}
         gain_change = again["gain"] / row["gain"] - 1
         results.append(dict(beta=row["beta"], theta=row["theta"], steps=_json_steps(row["steps"]), identical=not differ,
@@ -160,6 +162,16 @@ def check(count: int, steps: list[int | float] | None) -> int:
     return 0 if record["identical"] == record["checked"] else 1
 
 
+def record(run: dict, row: dict | None = None) -> None:
+    """Add ``row`` (if any) to the table and ``run`` to its provenance, replacing the run's earlier record."""
+    table = read()
+    if row is not None:
+        table["entries"].append(row)
+    runs = [r for r in table["provenance"].setdefault("runs", []) if r["date"] != run["date"]]
+    table["provenance"]["runs"] = [*runs, run]
+    write(table)
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--samples", type=int, default=1 << 15)
@@ -167,6 +179,8 @@ def main() -> int:
     parser.add_argument("--check", type=int, default=0, help="recompute this many existing entries and compare")
     parser.add_argument("--steps", type=steps_of, nargs="+", default=None,
                         help="only these windows (integers, or inf for the stationary limit)")
+    parser.add_argument("--max-steps", type=int, default=MAX_STEPS,
+                        help="longest burn-in plus window of the stationary limit before it counts as unconverged")
     parser.add_argument("--beta", type=float, nargs="+", default=None, help="only these leaks")
     parser.add_argument("--theta", type=float, nargs="+", default=None, help="only these thresholds")
     args = parser.parse_args()
@@ -177,6 +191,7 @@ def main() -> int:
         raise SystemExit(f"the table was computed with samples={table['provenance']['samples']}, "
                          f"seed={table['provenance']['seed']}; its entries must share them")
     table["provenance"] |= dict(samples=args.samples, seed=args.seed)
+    write(table)
     run = dict(environment(), entries=[])
     for steps in args.steps or STEPS:
         for theta in args.theta or THETAS:
@@ -184,13 +199,16 @@ def main() -> int:
                 table = read()  # what a concurrent check recorded meanwhile
                 if (beta, theta, steps) in {(row["beta"], row["theta"], row["steps"]) for row in table["entries"]}:
                     continue
-                row = entry(beta, theta, steps, args.samples, args.seed)
-                table = read()
-                table["entries"].append(row)
+                try:
+                    row = entry(beta, theta, steps, args.samples, args.seed, args.max_steps)
+                except ValueError as error:  # no stationary limit within --max-steps: recorded, not tabulated
+                    print(f"beta={beta} theta={theta} steps={steps}: {error}", flush=True)
+                    run.setdefault("unconverged", []).append(
+                        dict(beta=beta, theta=theta, max_steps=args.max_steps, message=str(error)))
+                    record(run)
+                    continue
                 run["entries"].append(f"beta={beta} theta={theta} steps={steps}")
-                runs = [r for r in table["provenance"].setdefault("runs", []) if r["date"] != run["date"]]
-                table["provenance"]["runs"] = [*runs, run]
-                write(table)
+                record(run, row)
                 print(f"beta={beta} theta={theta} steps={steps}: gain {row['gain']:.4f} holds rate "
                       f"{row['rate']:.4f} (fold {row['fold_gain']:.4f} at {row['fold_rate']:.4f}), burn-in "
                       f"{row['burn_in']}, window {row['window']}, change {row['change']}, {row['seconds']:.0f} s",

@@ -1,6 +1,7 @@
 """snnmath.theory.kernel: the kernel map over time (input covariances, the PSD root, the T = 1
 case against the first-step map, replicas, errors)."""
 
+import json
 import math
 
 import numpy as np
@@ -238,3 +239,9 @@ def test_tabulated_stationary_entries_converged_and_their_rate_is_what_the_solve
     start = kernel.input_covariance("direct", row.burn_in + row.window)
     point = kernel.kernel_fixed_point(row.gain, beta, theta, start, burn_in=row.burn_in)
     assert point.converged and point.rate == row.rate
+    # and the gain of the level before (from the entry's levels) holds there the rate its change says
+    stored = next(r for r in json.loads(kernel.TABLE.read_text())["entries"]
+                  if (r["beta"], r["theta"], r["steps"]) == (beta, theta, "inf"))
+    before = next(level["gain"] for level in stored["levels"] if level["burn_in"] == row.burn_in // 2)
+    held = kernel.kernel_fixed_point(before, beta, theta, start, burn_in=row.burn_in).rate
+    assert row.change == abs(held / row.rate - 1)

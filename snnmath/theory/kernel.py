@@ -419,7 +419,7 @@ def stationary_gain(
     limit = integer("max_steps", max_steps, low=2 * b0)
     computed = {} if levels is None else levels
     previous: LeakAwareScale | None = None
-    burn = b0
+    burn, last = b0, "no two levels with the same target"
     while 2 * burn <= limit:
         if burn not in computed:
             computed[burn] = leak_aware_gain(beta, theta, burn, target_rate, burn_in=burn, samples=samples, seed=seed)
@@ -429,9 +429,10 @@ def stationary_gain(
             change = abs(held / level.rate - 1)
             if change <= tol:
                 return level._replace(tolerance=tol, change=change)
+            last = f"the gain of burn-in {burn // 2} holds at burn-in {burn} a rate {change:.2%} from its rate"
         previous, burn = level, 2 * burn
     raise ValueError(f"the stationary rate for beta={beta}, theta={theta} did not converge to a relative {tol:.3g} "
-                     f"within max_steps={limit} (last burn-in and window {burn // 2} steps each)")
+                     f"within max_steps={limit} (last burn-in and window {burn // 2} steps each; {last})")
 
 
 def _alive(point: KernelFixedPoint) -> bool:
