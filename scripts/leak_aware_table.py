@@ -46,8 +46,6 @@ LEVELS = Path(__file__).resolve().parents[1] / "results" / "leak_aware_levels"
 BETAS = (0.5, 0.8, 0.9, 0.95)
 THETAS = (0.5, 1.0)
 STEPS = (10, 25, 100, math.inf)
-MAX_STEPS = 200
-"""Burn-in plus window of the last stationary level tried (levels 25, 50, 100; level 200 takes about 15 min)."""
 COMPARED = ("gain", "rate", "first_step_rate_held", "fold_gain", "fold_rate", "margin", "contraction")
 
 
@@ -146,7 +144,7 @@ def check(count: int, steps: list[int | float] | None) -> int:
     rows = [row for row in table["entries"] if steps is None or row["steps"] in steps][:count]
     results = []
     for row in rows:
-        again = entry(row["beta"], row["theta"], row["steps"], samples, seed, MAX_STEPS)
+        again = entry(row["beta"], row["theta"], row["steps"], samples, seed, kernel.STATIONARY_MAX_STEPS)
         differ = {key: [row[key], again[key]] for key in COMPARED if again[key] != row[key]}
         gain_change = again["gain"] / row["gain"] - 1
         results.append(dict(beta=row["beta"], theta=row["theta"], steps=_json_steps(row["steps"]), identical=not differ,
@@ -179,7 +177,7 @@ def main() -> int:
     parser.add_argument("--check", type=int, default=0, help="recompute this many existing entries and compare")
     parser.add_argument("--steps", type=steps_of, nargs="+", default=None,
                         help="only these windows (integers, or inf for the stationary limit)")
-    parser.add_argument("--max-steps", type=int, default=MAX_STEPS,
+    parser.add_argument("--max-steps", type=int, default=kernel.STATIONARY_MAX_STEPS,
                         help="longest burn-in plus window of the stationary limit before it counts as unconverged")
     parser.add_argument("--beta", type=float, nargs="+", default=None, help="only these leaks")
     parser.add_argument("--theta", type=float, nargs="+", default=None, help="only these thresholds")
