@@ -435,7 +435,8 @@ def stationary_gain(
             last = f"the gain of burn-in {burn // 2} holds at burn-in {burn} a rate {change:.2%} from its rate"
         previous, burn = level, 2 * burn
     raise ValueError(f"the stationary rate for beta={beta}, theta={theta} did not converge to a relative {tol:.3g} "
-                     f"within max_steps={limit} (last burn-in and window {burn // 2} steps each; {last})")
+                     f"within max_steps={limit} (last burn-in and window {burn // 2} steps each; {last}); a finite "
+                     "window of steps from rest (steps=100, say) gives a scale")
 
 
 def _alive(point: KernelFixedPoint) -> bool:
