@@ -292,12 +292,12 @@ class LeakAwareScale(NamedTuple):
     window: int | None = None
     """The steps the rate is averaged over after the burn-in, T for a finite window (None, all steps)."""
     tolerance: float | None = None
-    """In the stationary limit, the relative deviation of the rate allowed when the burn-in and the
+    """In the stationary limit, the relative change of the rate allowed when the burn-in and the
     window were last doubled (``STATIONARY_TOLERANCE``); None for a finite window."""
     change: float | None = None
-    """In the stationary limit, the relative deviation, from the rate held, of the rate that the gain
-    of the level before (half the burn-in and window) holds at this level (at most ``tolerance``);
-    None for a finite window."""
+    """In the stationary limit, the relative change of the rate that the gain of the level before
+    (half the burn-in and window) holds, from that level to this one, averaged over
+    ``STATIONARY_DRAWS`` draws (at most ``tolerance``); None for a finite window."""
 
 
 def leak_aware_gain(
@@ -378,8 +378,11 @@ def leak_aware_gain(
 
 
 STATIONARY_TOLERANCE = 0.01
-"""Relative deviation of the rate held, when the burn-in and the window are doubled, below which
-:func:`snnmath.theory.stationary_gain` takes the stationary limit as reached."""
+"""Relative change of the rate that a fixed gain holds, when the burn-in and the window are doubled,
+below which :func:`snnmath.theory.stationary_gain` takes the stationary limit as reached."""
+STATIONARY_DRAWS = 8
+"""Independent draws of current sequences over which that rate is averaged at each level, so that
+its change measures the burn-in and not the sampling error of one draw (about 1 % at β = 0.9)."""
 STATIONARY_START = 25
 """The first burn-in and window (steps) of :func:`snnmath.theory.stationary_gain`."""
 STATIONARY_MAX_STEPS = 200
@@ -393,6 +396,7 @@ def stationary_gain(
     target_rate: float | None = None,
     *,
     tolerance: float = STATIONARY_TOLERANCE,
+    draws: int = STATIONARY_DRAWS,
     start: int = STATIONARY_START,
     max_steps: int = STATIONARY_MAX_STEPS,
     samples: int = 1 << 15,
@@ -403,21 +407,25 @@ def stationary_gain(
 
     :func:`snnmath.theory.leak_aware_gain` with a burn-in B from rest and a window W of B steps after
     it, for B = ``start``, 2 ``start``, 4 ``start``, …: the rate is averaged over steps B … 2B − 1 of
-    kernels over 2B steps. Level 2B is returned where the gain of level B, iterated at level 2B,
-    holds a rate :math:`\bar r_{2B}(c_B)` within ``tolerance`` (relative) of the rate level 2B holds,
-    with ``tolerance`` and that deviation (``change``). The criterion is on the rate, not the gain:
-    where the rate is flat in the gain (β ≥ 0.9) the gain that holds a rate is determined only to a
-    few per cent, and the levels' gains (in ``levels``) show how far apart gains holding the same
-    rate lie. The default target (``target_rate`` None) is chosen at each level as
-    :func:`snnmath.theory.leak_aware_gain` chooses it, and a level whose choice differs from the
-    level before does not count as converged. The fold and contraction are those of the level
-    returned. A ``ValueError`` says so where 2B would exceed ``max_steps`` before the rate converged.
+    kernels over 2B steps. Level 2B is returned where the rate that the gain :math:`c_B` of level B
+    holds, averaged over ``draws`` independent draws (seeds ``seed + 1`` …), changes by at most
+    ``tolerance`` (relative) from burn-in B to burn-in 2B: :math:`|ar r_{2B}(c_B)/ar r_B(c_B) - 1|`,
+    returned as ``change`` with ``tolerance``. The criterion is on the rate a fixed gain holds, not on
+    the gains of two levels: where the rate is flat in the gain (β ≥ 0.9) one draw fixes the gain that
+    holds a rate only to a few per cent, so two levels' gains differ by that much even where the
+    burn-in no longer matters. The default target (``target_rate`` None) is chosen at each level as
+    :func:`snnmath.theory.leak_aware_gain` chooses it; a level whose choice differs from the level
+    before does not count as converged, and where the choice is the rate at ``1 + FOLD_MARGIN`` times
+    the fold gain, the target moves with the fold, so the gains of the two levels must also agree to
+    ``tolerance``. The gain, fold and contraction are those of level 2B (one draw, seed ``seed``). A
+    ``ValueError`` says so where 2B would exceed ``max_steps`` before the rate converged.
 
     ``levels`` (keyed by the burn-in B) holds levels computed before for the same leak, threshold,
     target, ``samples`` and ``seed``, which are not computed again; each level computed is added to
     it, so a mapping that persists them lets an interrupted computation resume level by level.
     """
     tol = real_scalar("tolerance", tolerance, low=0.0, low_open=True)
+    seeds = range(seed + 1, seed + 1 + integer("draws", draws, low=1))
     b0 = integer("start", start, low=1)
     limit = integer("max_steps", max_steps, low=2 * b0)
     computed = {} if levels is None else levels
@@ -428,15 +436,26 @@ def stationary_gain(
             computed[burn] = leak_aware_gain(beta, theta, burn, target_rate, burn_in=burn, samples=samples, seed=seed)
         level = computed[burn]
         if previous is not None and level.first_step_rate_held == previous.first_step_rate_held:
-            held = _from_rest(previous.gain, beta, theta, burn, burn, samples=samples, seed=seed).rate
-            change = abs(held / level.rate - 1)
-            if change <= tol:
+            change = abs(_mean_rate(previous.gain, beta, theta, burn, samples, seeds)
+                         / _mean_rate(previous.gain, beta, theta, burn // 2, samples, seeds) - 1)
+            fold_moved = target_rate is None and not level.first_step_rate_held and abs(
+                level.gain / previous.gain - 1) > tol
+            if change <= tol and not fold_moved:
                 return level._replace(tolerance=tol, change=change)
-            last = f"the gain of burn-in {burn // 2} holds at burn-in {burn} a rate {change:.2%} from its rate"
+            last = (f"the rate the gain of burn-in {burn // 2} holds changes by {change:.2%} at burn-in {burn}"
+                    + (f", and the fold's target moves the gain by {level.gain / previous.gain - 1:+.1%}"
+                       if fold_moved else ""))
         previous, burn = level, 2 * burn
     raise ValueError(f"the stationary rate for beta={beta}, theta={theta} did not converge to a relative {tol:.3g} "
                      f"within max_steps={limit} (last burn-in and window {burn // 2} steps each; {last}); a finite "
                      "window of steps from rest (steps=100, say) gives a scale")
+
+
+def _mean_rate(gain: float, beta: float, theta: float, burn_in: int, samples: int, seeds: range) -> float:
+    """The rate that ``gain`` holds over a window of ``burn_in`` steps after as many from rest, averaged
+    over one draw per seed."""
+    return float(np.mean([_from_rest(gain, beta, theta, burn_in, burn_in, samples=samples, seed=s).rate
+                          for s in seeds]))
 
 
 def _alive(point: KernelFixedPoint) -> bool:
