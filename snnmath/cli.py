@@ -74,8 +74,8 @@ def scale(
         variance = leak.gain / n
         window = (f"window of {t_steps} steps from rest" if math.isfinite(t_steps) else
                   f"stationary limit T = ∞ (averaged over {leak.window} steps after {leak.burn_in} from rest; "
-                  f"the gain found at half both holds here a rate {leak.change:.1%} from it, tolerance "
-                  f"{leak.tolerance:.0%})")
+                  f"the rate that the gain found at half both holds moves by {leak.change:.1%} when they "
+                  f"double, tolerance {leak.tolerance:.0%})")
         result |= {"beta": b, "steps": t_steps, "time_step": window,
                    "input": "direct encoding: a constant current into the first LIF layer, from u = s = 0",
                    "first_step_rate": float(theory.spike_probability(th)), **leak._asdict()}
