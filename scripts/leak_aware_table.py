@@ -4,9 +4,10 @@ For every (beta, theta, steps) of the grid: the fold of the kernel map's upper b
 that holds the first-step rate Q(theta) as a stable fixed point over depth (or, where Q(theta)
 lies below the fold, the rate and gain at 1.1 times the fold gain, with ``first_step_rate_held``
 false), its margin and contraction. T = inf is the stationary limit
-(snnmath.theory.stationary_gain: burn-in and window doubled until the gain of the level before holds,
-at the new level, the rate this level holds to a relative snnmath.theory.kernel.STATIONARY_TOLERANCE;
-the entry records both, the change met, and every level's gain; in the
+(snnmath.theory.stationary_gain: burn-in and window doubled until the rate that the gain of the level
+before holds, averaged over STATIONARY_DRAWS draws, changes by at most STATIONARY_TOLERANCE; the entry
+records both, the change met, and every level stored for it, also any beyond the one returned; a setting
+that does not converge by --max-steps is recorded in the run's provenance (``unconverged``); in the
 JSON file its steps are the string "inf"; each level, the most expensive part, is stored under
 results/leak_aware_levels/ as soon as it is computed, and a rerun resumes at the level it was on).
 Each entry is written to the table as soon as it is computed, with the time it took, so an
@@ -114,7 +115,7 @@ class StoredLevels(MutableMapping):
 
 def entry(beta: float, theta: float, steps: int | float, samples: int, seed: int, max_steps: int) -> dict:
     """One row: the leak-aware scale for the default target (Q(theta), or 1.1 times the fold gain); in the
-    stationary limit with the levels it went through (burn-in, gain, seconds; resumed from ``LEVELS``)."""
+    stationary limit with every level stored for it (burn-in, gain, seconds; resumed from ``LEVELS``)."""
     start = time.perf_counter()
     if math.isfinite(steps):
         scale = kernel.leak_aware_gain(beta, theta, steps, samples=samples, seed=seed)
@@ -128,8 +129,8 @@ def entry(beta: float, theta: float, steps: int | float, samples: int, seed: int
 
 def environment() -> dict:
     commit = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True, check=False).stdout.strip()
-    dirty = subprocess.run(["git", "status", "--porcelain", "--", "snnmath", "scripts"], capture_output=True,
-                           text=True, check=False).stdout.strip()
+    dirty = subprocess.run(["git", "status", "--porcelain", "--", "snnmath", "scripts", ":!snnmath/tables"],
+                           capture_output=True, text=True, check=False).stdout.strip()
     return dict(date=datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"), commit=commit or None,
                 uncommitted_changes=bool(dirty), python=platform.python_version(), torch=torch.__version__,
                 numpy=np.__version__, processor=platform.processor() or platform.machine(),
