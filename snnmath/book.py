@@ -66,9 +66,10 @@ def _relation(lhs: Any, rhs: Any, relation: Any, tail: bool) -> str:
 
 
 def glue_numbers(**values: Any) -> None:
-    """Glue each keyword's value under its name (underscores become hyphens), for ``{glue:text}``."""
+    """Glue each keyword's value under its name (underscores become hyphens), for ``{glue:text}``; a NumPy
+    scalar is glued as the Python number it holds, so that a format such as ``:.1%`` applies to it."""
     for key, value in values.items():
-        glue(key.replace("_", "-"), value, display=False)
+        glue(key.replace("_", "-"), value.item() if isinstance(value, np.generic) else value, display=False)
 
 
 def glue_status(name: str, *statuses: Any) -> None:
