@@ -409,7 +409,7 @@ def stationary_gain(
     it, for B = ``start``, 2 ``start``, 4 ``start``, …: the rate is averaged over steps B … 2B − 1 of
     kernels over 2B steps. Level 2B is returned where the rate that the gain :math:`c_B` of level B
     holds, averaged over ``draws`` independent draws (seeds ``seed + 1`` …), changes by at most
-    ``tolerance`` (relative) from burn-in B to burn-in 2B: :math:`|ar r_{2B}(c_B)/ar r_B(c_B) - 1|`,
+    ``tolerance`` (relative) from burn-in B to burn-in 2B: :math:`|\bar r_{2B}(c_B)/\bar r_B(c_B) - 1|`,
     returned as ``change`` with ``tolerance``. The criterion is on the rate a fixed gain holds, not on
     the gains of two levels: where the rate is flat in the gain (β ≥ 0.9) one draw fixes the gain that
     holds a rate only to a few per cent, so two levels' gains differ by that much even where the
