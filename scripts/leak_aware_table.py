@@ -3,13 +3,9 @@
 For every (beta, theta, steps) of the grid: the fold of the kernel map's upper branch, the gain
 that holds the first-step rate Q(theta) as a stable fixed point over depth (or, where Q(theta)
 lies below the fold, the rate and gain at 1.1 times the fold gain, with ``first_step_rate_held``
-false), its margin and contraction. T = inf is the stationary limit
-(snnmath.theory.stationary_gain: burn-in and window doubled until the rate that the gain of the level
-before holds, averaged over STATIONARY_DRAWS draws, changes by at most STATIONARY_TOLERANCE; the entry
-records both, the change met, and every level stored for it, also any beyond the one returned; a setting
-that does not converge by --max-steps is recorded in the run's provenance (``unconverged``); in the
-JSON file its steps are the string "inf"; each level, the most expensive part, is stored under
-results/leak_aware_levels/ as soon as it is computed, and a rerun resumes at the level it was on).
+false), its margin and contraction. T = inf is the stationary limit (snnmath.theory.stationary_gain,
+on the stationary kernel map with its own sample count, recorded as ``stationary_samples``; in the
+JSON file its steps are the string "inf").
 Each entry is written to the table as soon as it is computed, with the time it took, so an
 interrupted run resumes; every run that adds entries is recorded in the provenance (``runs``).
 ``--check N`` instead recomputes N entries of the existing table (of the ``--steps`` given, else
@@ -34,7 +30,6 @@ import platform
 import subprocess
 import sys
 import time
-from collections.abc import Iterator, MutableMapping
 from pathlib import Path
 
 import numpy as np
@@ -43,7 +38,6 @@ import torch
 from snnmath.theory import kernel
 
 TABLE = Path(kernel.__file__).resolve().parents[1] / "tables" / "leak_aware.json"
-LEVELS = Path(__file__).resolve().parents[1] / "results" / "leak_aware_levels"
 BETAS = (0.5, 0.8, 0.9, 0.95)
 THETAS = (0.5, 1.0)
 STEPS = (10, 25, 100, math.inf)
@@ -77,54 +71,12 @@ def write(table: dict) -> None:
     tmp.replace(TABLE)
 
 
-class StoredLevels(MutableMapping):
-    """The levels of one stationary computation (:func:`snnmath.theory.stationary_gain`), keyed by burn-in,
-    written to ``LEVELS/beta<b>-theta<t>-samples<M>-seed<s>.json`` as each is computed, with the seconds it
-    took, so that an interrupted computation resumes at the level it was on."""
-
-    def __init__(self, beta: float, theta: float, samples: int, seed: int) -> None:
-        self.path = LEVELS / f"beta{beta}-theta{theta}-samples{samples}-seed{seed}.json"
-        self.rows = json.loads(self.path.read_text()) if self.path.exists() else {}
-        self.clock = time.perf_counter()
-
-    def __getitem__(self, burn_in: int) -> kernel.LeakAwareScale:
-        row = self.rows[str(burn_in)]
-        return kernel.LeakAwareScale(**{key: row[key] for key in kernel.LeakAwareScale._fields})
-
-    def __setitem__(self, burn_in: int, level: kernel.LeakAwareScale) -> None:
-        now = time.perf_counter()
-        self.rows[str(burn_in)] = dict(level._asdict(), seconds=now - self.clock, environment=environment())
-        self.clock = now
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = self.path.with_suffix(".tmp")
-        tmp.write_text(json.dumps(self.rows, indent=1, allow_nan=False) + "\n")
-        tmp.replace(self.path)
-        print(f"  level burn-in {burn_in}: gain {level.gain:.5g} holds rate {level.rate:.4g} "
-              f"(first-step rate held: {level.first_step_rate_held}), {self.rows[str(burn_in)]['seconds']:.0f} s",
-              flush=True)
-
-    def __delitem__(self, burn_in: int) -> None:
-        raise TypeError("stored levels are not deleted")
-
-    def __iter__(self) -> Iterator[int]:
-        return (int(key) for key in self.rows)
-
-    def __len__(self) -> int:
-        return len(self.rows)
-
-
-def entry(beta: float, theta: float, steps: int | float, samples: int, seed: int, max_steps: int) -> dict:
-    """One row: the leak-aware scale for the default target (Q(theta), or 1.1 times the fold gain); in the
-    stationary limit with every level stored for it (burn-in, gain, seconds; resumed from ``LEVELS``)."""
+def entry(beta: float, theta: float, steps: int | float, samples: int, seed: int) -> dict:
+    """One row: the leak-aware scale for the default target (Q(theta), or 1.1 times the fold gain); ``samples``
+    applies to a finite window (the stationary limit takes kernel.STATIONARY_SAMPLES)."""
     start = time.perf_counter()
-    if math.isfinite(steps):
-        scale = kernel.leak_aware_gain(beta, theta, steps, samples=samples, seed=seed)
-        return dict(beta=beta, theta=theta, steps=steps, **scale._asdict(), seconds=time.perf_counter() - start)
-    levels = StoredLevels(beta, theta, samples, seed)
-    scale = kernel.stationary_gain(beta, theta, samples=samples, seed=seed, levels=levels, max_steps=max_steps)
-    history = [dict(burn_in=int(b), gain=row["gain"], seconds=row["seconds"]) for b, row in levels.rows.items()]
-    return dict(beta=beta, theta=theta, steps=steps, **scale._asdict(), levels=history,
-                seconds=sum(level["seconds"] for level in history))
+    scale = kernel.leak_aware_gain(beta, theta, steps, samples=samples if math.isfinite(steps) else None, seed=seed)
+    return dict(beta=beta, theta=theta, steps=steps, **scale._asdict(), seconds=time.perf_counter() - start)
 
 
 def environment() -> dict:
@@ -145,7 +97,7 @@ def check(count: int, steps: list[int | float] | None) -> int:
     rows = [row for row in table["entries"] if steps is None or row["steps"] in steps][:count]
     results = []
     for row in rows:
-        again = entry(row["beta"], row["theta"], row["steps"], samples, seed, kernel.STATIONARY_MAX_STEPS)
+        again = entry(row["beta"], row["theta"], row["steps"], samples, seed)
         differ = {key: [row[key], again[key]] for key in COMPARED if again[key] != row[key]}
         gain_change = again["gain"] / row["gain"] - 1
         results.append(dict(beta=row["beta"], theta=row["theta"], steps=_json_steps(row["steps"]), identical=not differ,
@@ -161,11 +113,10 @@ def check(count: int, steps: list[int | float] | None) -> int:
     return 0 if record["identical"] == record["checked"] else 1
 
 
-def record(run: dict, row: dict | None = None) -> None:
-    """Add ``row`` (if any) to the table and ``run`` to its provenance, replacing the run's earlier record."""
+def record(run: dict, row: dict) -> None:
+    """Add ``row`` to the table and ``run`` to its provenance, replacing the run's earlier record."""
     table = read()
-    if row is not None:
-        table["entries"].append(row)
+    table["entries"].append(row)
     runs = [r for r in table["provenance"].setdefault("runs", []) if r["date"] != run["date"]]
     table["provenance"]["runs"] = [*runs, run]
     write(table)
@@ -178,8 +129,6 @@ def main() -> int:
     parser.add_argument("--check", type=int, default=0, help="recompute this many existing entries and compare")
     parser.add_argument("--steps", type=steps_of, nargs="+", default=None,
                         help="only these windows (integers, or inf for the stationary limit)")
-    parser.add_argument("--max-steps", type=int, default=kernel.STATIONARY_MAX_STEPS,
-                        help="longest burn-in plus window of the stationary limit before it counts as unconverged")
     parser.add_argument("--beta", type=float, nargs="+", default=None, help="only these leaks")
     parser.add_argument("--theta", type=float, nargs="+", default=None, help="only these thresholds")
     args = parser.parse_args()
@@ -189,7 +138,7 @@ def main() -> int:
     if table["entries"] and (table["provenance"]["samples"], table["provenance"]["seed"]) != (args.samples, args.seed):
         raise SystemExit(f"the table was computed with samples={table['provenance']['samples']}, "
                          f"seed={table['provenance']['seed']}; its entries must share them")
-    table["provenance"] |= dict(samples=args.samples, seed=args.seed)
+    table["provenance"] |= dict(samples=args.samples, seed=args.seed, stationary_samples=kernel.STATIONARY_SAMPLES)
     write(table)
     run = dict(environment(), entries=[])
     for steps in args.steps or STEPS:
@@ -198,19 +147,12 @@ def main() -> int:
                 table = read()  # what a concurrent check recorded meanwhile
                 if (beta, theta, steps) in {(row["beta"], row["theta"], row["steps"]) for row in table["entries"]}:
                     continue
-                try:
-                    row = entry(beta, theta, steps, args.samples, args.seed, args.max_steps)
-                except ValueError as error:  # no stationary limit within --max-steps: recorded, not tabulated
-                    print(f"beta={beta} theta={theta} steps={steps}: {error}", flush=True)
-                    run.setdefault("unconverged", []).append(
-                        dict(beta=beta, theta=theta, max_steps=args.max_steps, message=str(error)))
-                    record(run)
-                    continue
+                row = entry(beta, theta, steps, args.samples, args.seed)
                 run["entries"].append(f"beta={beta} theta={theta} steps={steps}")
                 record(run, row)
                 print(f"beta={beta} theta={theta} steps={steps}: gain {row['gain']:.4f} holds rate "
                       f"{row['rate']:.4f} (fold {row['fold_gain']:.4f} at {row['fold_rate']:.4f}), burn-in "
-                      f"{row['burn_in']}, window {row['window']}, change {row['change']}, {row['seconds']:.0f} s",
+                      f"{row['burn_in']}, window {row['window']}, {row['seconds']:.0f} s",
                       flush=True)
     return 0
 

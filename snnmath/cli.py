@@ -44,7 +44,7 @@ def scale(
     Without ``beta``/``steps``: the first-time-step scale :math:`\mathrm{Var}[w] = V/(n\,Q(\theta/\sqrt V))`,
     with ``spike_probability`` :math:`Q(\theta/\sqrt V)`. With both: the leak-aware scale
     (:func:`snnmath.init.snn_variance`) for a window of ``steps`` steps from rest (``math.inf``:
-    the stationary limit, with the burn-in and window it converged at), with the rate it
+    the stationary limit, with the burn-in and window of the stationary map), with the rate it
     holds, whether that is the first-step rate, the fold, the margin and the contraction
     (:func:`snnmath.theory.leak_aware_scale`), and the input it assumes. Always ``variance``,
     ``std`` :math:`\sqrt{\mathrm{Var}[w]}` and ``uniform_bound`` :math:`\sqrt{3\,\mathrm{Var}[w]}`
@@ -73,9 +73,8 @@ def scale(
         leak = theory.leak_aware_scale(b, real_scalar("--threshold", th, low=0.0, low_open=True), t_steps)
         variance = leak.gain / n
         window = (f"window of {t_steps} steps from rest" if math.isfinite(t_steps) else
-                  f"stationary limit T = ∞ (averaged over {leak.window} steps after {leak.burn_in} from rest; "
-                  f"the rate that the gain found at half both holds moves by {leak.change:.1%} when they "
-                  f"double, tolerance {leak.tolerance:.0%})")
+                  f"stationary limit T = ∞ (the stationary kernel map: each current sequence runs {leak.burn_in} "
+                  f"steps, then its spikes are averaged over {leak.window} steps)")
         result |= {"beta": b, "steps": t_steps, "time_step": window,
                    "input": "direct encoding: a constant current into the first LIF layer, from u = s = 0",
                    "first_step_rate": float(theory.spike_probability(th)), **leak._asdict()}

@@ -171,16 +171,16 @@ def test_scale_leak_aware_json_and_text(capsys, monkeypatch):
 
 
 def test_scale_stationary_limit_is_steps_inf(capsys, monkeypatch):
-    fake = kernel.LeakAwareScale(6.5, 0.33, False, 5.9, 0.29, 0.1, 0.4, burn_in=50, window=50, tolerance=0.01,
-                                 change=0.004)
+    fake = kernel.LeakAwareScale(6.5, 0.33, False, 5.9, 0.29, 0.1, 0.4, burn_in=88, window=256)
     asked = []
     monkeypatch.setattr(theory, "leak_aware_scale", lambda beta, theta, steps: asked.append(steps) or fake)
     code, out, _ = run(capsys, "scale", "--fan-in", "784", "--beta", "0.9", "--steps", "inf", "--json")
     result = strict_json(out)
-    assert code == 0 and asked == [math.inf] and result["steps"] == "inf" and result["burn_in"] == 50
-    assert result["tolerance"] == 0.01 and "stationary limit" in result["time_step"]
+    assert code == 0 and asked == [math.inf] and result["steps"] == "inf" and result["burn_in"] == 88
+    assert result["window"] == 256 and "stationary limit" in result["time_step"]
     code, text, _ = run(capsys, "scale", "--fan-in", "784", "--beta", "0.9", "--steps", "inf")
-    assert code == 0 and "stationary limit T = ∞" in text and "50 steps after 50 from rest" in text
+    assert code == 0 and "stationary limit T = ∞" in text
+    assert "runs 88 steps, then its spikes are averaged over 256 steps" in text
     code, _, err = run(capsys, "scale", "--fan-in", "784", "--beta", "0.9", "--steps", "stationary")
     assert code == 2 and "an integer >= 1 or inf" in err
 

@@ -90,7 +90,10 @@ from .kernel import (
     kernel_fixed_point,
     leak_aware_gain,
     leak_aware_scale,
+    stationary_fixed_point,
     stationary_gain,
+    stationary_kernel,
+    stationary_steps,
 )
 from .quenched import (
     CIRCULATING_SCALES,
@@ -112,6 +115,7 @@ __all__ = [
     "pair_kernel_depth_map", "target_slope",
     "INPUTS", "KernelFixedPoint", "KernelMap", "LeakAwareScale", "input_covariance", "kernel_depth_map",
     "kernel_fixed_point", "leak_aware_gain", "leak_aware_scale", "quenched_rates", "stationary_gain",
+    "stationary_fixed_point", "stationary_kernel", "stationary_steps",
     "CIRCULATING_SCALES", "PADDINGS", "FixedPoint", "QuenchedFixedPoint", "active_count_distribution",
     "backward_gain", "backward_profile", "circulating_weight_variance", "conv_variance_map", "conv_variance_maps",
     "critical_ratio", "critical_threshold",

@@ -29,15 +29,16 @@ from __future__ import annotations
 import itertools
 import json
 import math
-from collections.abc import MutableMapping
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import NamedTuple
 
 import numpy as np
 import torch
 from numpy.typing import NDArray
+from scipy.special import ndtri
 
 from .._validate import integer, real_scalar, window_steps
 from ..lif import lif_
@@ -177,6 +178,12 @@ def kernel_depth_map(
 # --- fixed points over depth and the leak-aware scale ---------------------------------------
 SILENT_RATE = 1e-4
 """A time-averaged rate below this counts as silence when following a fixed point over depth."""
+FINITE_SAMPLES = 1 << 15
+"""Current sequences per layer with which a fixed point over a window from rest is followed."""
+MAX_LAYERS = 400
+"""Layers after which a fixed point that has not settled counts as not converged."""
+TOLERANCE = 1e-4
+"""Relative change of the rate per layer, held for 5 layers running, at which a fixed point counts as settled."""
 
 
 class KernelFixedPoint(NamedTuple):
@@ -199,10 +206,10 @@ def kernel_fixed_point(
     theta: float,
     start: Array,
     *,
-    samples: int = 1 << 15,
+    samples: int = FINITE_SAMPLES,
     seed: int = 0,
-    max_layers: int = 400,
-    tolerance: float = 1e-4,
+    max_layers: int = MAX_LAYERS,
+    tolerance: float = TOLERANCE,
     burn_in: int = 0,
 ) -> KernelFixedPoint:
     r"""Iterate :math:`C \mapsto c\,K(C)` from the current covariance ``start`` until the
@@ -221,23 +228,23 @@ def kernel_fixed_point(
     covariance = np.asarray(start, dtype=np.float64)
     skip = integer("burn_in", burn_in, low=0, high=covariance.shape[0] - 1)
     noise = _noise(covariance.shape[0], m, integer("seed", seed, low=0))
-    rate, quiet = np.inf, 0
-    for layer in range(1, integer("max_layers", max_layers, low=1) + 1):
-        kernel = _sample_kernel(covariance, b, th, noise)
-        previous, rate = rate, _window_rate(kernel, skip)
+    return _follow(lambda cov: _sample_kernel(cov, b, th, noise), lambda k: _window_rate(k, skip), c, covariance,
+                   integer("max_layers", max_layers, low=1), tolerance)
+
+
+def _follow(sample: Callable[[Array], Array], rate_of: Callable[[Array], float], gain: float, start: Array,
+            max_layers: int, tolerance: float) -> KernelFixedPoint:
+    """Iterate ``kernel = sample(covariance)``, ``covariance = gain · kernel`` from ``start`` until the rate
+    settles (changes by less than ``tolerance`` times itself for 5 layers running) or falls silent."""
+    covariance, rate, quiet = start, np.inf, 0
+    for layer in range(1, max_layers + 1):
+        kernel = sample(covariance)
+        previous, rate = rate, rate_of(kernel)
         quiet = quiet + 1 if abs(rate - previous) < tolerance * rate else 0
         if rate < SILENT_RATE or quiet >= 5:
             return KernelFixedPoint(kernel, rate, layer, True)
-        covariance = c * kernel
+        covariance = gain * kernel
     return KernelFixedPoint(kernel, rate, layer, False)
-
-
-def _from_rest(gain: float, beta: float, theta: float, burn_in: int, window: int, *, samples: int = 1 << 15,
-              seed: int = 0) -> KernelFixedPoint:
-    """The fixed point a deep network settles on from direct input (a constant current of unit variance
-    into layer 0, from rest), its rate averaged over ``window`` steps after ``burn_in`` steps."""
-    start = input_covariance("direct", burn_in + window)
-    return kernel_fixed_point(gain, beta, theta, start, samples=samples, seed=seed, burn_in=burn_in)
 
 
 def _window_rate(kernel: Array, burn_in: int) -> float:
@@ -271,7 +278,8 @@ class LeakAwareScale(NamedTuple):
     gain: float
     """:math:`c = n\\,\\mathrm{Var}[w]`: the weight variance is ``gain / n``."""
     rate: float
-    """The time-averaged rate over the window of T steps from rest that the gain holds."""
+    """The time-averaged rate that the gain holds: over the window of T steps from rest, or in the
+    stationary limit (T = ∞) the stationary rate."""
     first_step_rate_held: bool
     """Whether that is the first-step rate :math:`Q(\\theta)` (the default target); False where
     no gain ``FOLD_MARGIN`` or more above the fold holds :math:`Q(\\theta)` and the default fell
@@ -287,17 +295,11 @@ class LeakAwareScale(NamedTuple):
     """Leading eigenvalue (modulus) of the map's Jacobian at the fixed point, from the decay of a
     perturbation of the rate over depth: below 1 is stable, and 1/(1 − it) layers is its depth scale."""
     burn_in: int = 0
-    """The steps from rest before the averaging window, 0 for a window of T steps from rest; for the
-    stationary limit (T = ∞), the burn-in at which the gain had converged."""
+    """The steps from rest before the averaging window: 0 for a window of T steps from rest; in the
+    stationary limit, the steps each current sequence of the stationary map runs before its window."""
     window: int | None = None
-    """The steps the rate is averaged over after the burn-in, T for a finite window (None, all steps)."""
-    tolerance: float | None = None
-    """In the stationary limit, the relative change of the rate allowed when the burn-in and the
-    window were last doubled (``STATIONARY_TOLERANCE``); None for a finite window."""
-    change: float | None = None
-    """In the stationary limit, the relative change of the rate that the gain of the level before
-    (half the burn-in and window) holds, from that level to this one, averaged over
-    ``STATIONARY_DRAWS`` draws (at most ``tolerance``); None for a finite window."""
+    """The steps the rate is averaged over after the burn-in: T for a finite window, the stationary
+    map's window in the stationary limit (None, all steps)."""
 
 
 def leak_aware_gain(
@@ -307,7 +309,7 @@ def leak_aware_gain(
     target_rate: float | None = None,
     *,
     burn_in: int = 0,
-    samples: int = 1 << 15,
+    samples: int | None = None,
     seed: int = 0,
 ) -> LeakAwareScale:
     r"""The gain that holds a time-averaged rate over a window of ``steps`` steps from rest as a
@@ -315,8 +317,8 @@ def leak_aware_gain(
 
     ``burn_in`` > 0 runs the neurons that many steps from rest before the window (the map is
     iterated on kernels of ``burn_in + steps`` steps, the rate averaged over the last ``steps``).
-    ``steps=math.inf`` is the stationary limit, a neuron driven long after rest
-    (:func:`snnmath.theory.stationary_gain`, which grows the burn-in and the window until the rate it holds converges).
+    ``steps=math.inf`` is the stationary limit, a network driven long after rest
+    (:func:`snnmath.theory.stationary_gain`, on the stationary kernel map).
 
     At every gain the map is iterated from the input a network gets (a constant current of unit
     variance into layer 0, direct encoding, from rest) to the fixed point it settles on, the one
@@ -332,38 +334,58 @@ def leak_aware_gain(
     the fold gain (``first_step_rate_held`` says which): near the fold the rate changes steeply
     with the gain and a network settles only over very many layers, so a target there is useless
     in practice. An explicit target outside the branch's range is refused with a ``ValueError`` that
-    offers the range. Deterministic for a given ``samples`` and ``seed``.
+    offers the range. ``samples`` (current sequences per layer) defaults to ``FINITE_SAMPLES`` for a
+    window and to ``STATIONARY_SAMPLES`` for the stationary limit. Deterministic for a given
+    ``samples`` and ``seed``.
     """
     b = real_scalar("beta", beta, low=0.0, high=1.0)
     th = real_scalar("theta", theta, low=0.0, low_open=True)
     window = window_steps("steps", steps)
     if not math.isfinite(window):
-        return stationary_gain(b, th, target_rate, samples=samples, seed=seed)
+        return stationary_gain(b, th, target_rate, seed=seed, **({} if samples is None else {"samples": samples}))
     t_steps = int(window)
     skip = integer("burn_in", burn_in, low=0)
-    if target_rate is not None:
-        real_scalar("target_rate", target_rate, low=0.0, high=1.0, low_open=True)
+    m = FINITE_SAMPLES if samples is None else integer("samples", samples, low=2, high=MAX_SAMPLES)
+    noise = _noise(skip + t_steps, m, integer("seed", seed, low=0))
+
+    def sample(covariance: Array) -> Array:
+        return _sample_kernel(covariance, b, th, noise)
+
+    def rate_of(kernel: Array) -> float:
+        return _window_rate(kernel, skip)
 
     def follow(c: float) -> KernelFixedPoint:
-        return _from_rest(c, b, th, skip, t_steps, samples=samples, seed=seed)
+        return _follow(sample, rate_of, c, input_covariance("direct", skip + t_steps), MAX_LAYERS, TOLERANCE)
 
-    high_gain = 4.0 * float(weight_variance(1, th))
+    scale = _scale(follow, lambda c, point: _contraction(sample, rate_of, c, point), th, target_rate,
+                   f"beta={b}, theta={th}, steps={t_steps}")
+    return scale._replace(burn_in=skip, window=t_steps)
+
+
+def _scale(follow: Callable[[float], KernelFixedPoint], contraction: Callable[[float, KernelFixedPoint], float],
+           theta: float, target_rate: float | None, setting: str) -> LeakAwareScale:
+    """The fold, the target (:func:`leak_aware_gain`'s default or ``target_rate``), the gain that holds it and
+    the contraction there, for a map whose fixed point at gain c from the input is ``follow(c)``."""
+    if target_rate is not None:
+        real_scalar("target_rate", target_rate, low=0.0, high=1.0, low_open=True)
+    high_gain = 4.0 * float(weight_variance(1, theta))
     high = follow(high_gain)
     if not _alive(high):
-        raise ValueError(f"no stable non-silent fixed point at gain {high_gain:.4g} for beta={b}, theta={th}, "
-                         f"steps={t_steps}")
+        raise ValueError(f"no stable non-silent fixed point at gain {high_gain:.4g} for {setting}")
     fold_gain, fold = _fold(follow, high_gain, high)
-    first_step = float(spike_probability(th))
-    margin_rate = follow((1 + FOLD_MARGIN) * fold_gain).rate
-    held = target_rate is None and margin_rate <= first_step <= high.rate
-    if target_rate is None:
-        rho = first_step if held else margin_rate
-    else:
-        rho = float(target_rate)
+    margin = follow((1 + FOLD_MARGIN) * fold_gain)
+    if not _alive(margin) or margin.rate < fold.rate:
+        raise ValueError(f"the fixed points reached from the input do not rise with the gain above the fold at "
+                         f"{setting}: gain {fold_gain:.4g} holds rate {fold.rate:.4g} but {1 + FOLD_MARGIN:g} times "
+                         f"it {'falls silent' if not _alive(margin) else f'holds {margin.rate:.4g}'}, so the set of "
+                         "gains that stay active is not one interval and no fold can be given")
+    first_step = float(spike_probability(theta))
+    held = target_rate is None and margin.rate <= first_step <= high.rate
+    rho = float(target_rate) if target_rate is not None else first_step if held else margin.rate
     if not fold.rate <= rho <= high.rate:
-        raise ValueError(f"target_rate={rho:.4g} cannot be held stably at beta={b}, theta={th}, steps={t_steps}: "
-                         f"the rates held stably range from {fold.rate:.4g} (the fold, gain {fold_gain:.4g}) to "
-                         f"{high.rate:.4g} (gain {high_gain:.4g}); ask for a target_rate in that range")
+        raise ValueError(f"target_rate={rho:.4g} cannot be held stably at {setting}: the rates held stably range "
+                         f"from {fold.rate:.4g} (the fold, gain {fold_gain:.4g}) to {high.rate:.4g} (gain "
+                         f"{high_gain:.4g}); ask for a target_rate in that range")
     low_gain, upper_gain, upper = fold_gain, high_gain, high
     while upper_gain / low_gain - 1 > 1e-4:
         mid = float(np.sqrt(low_gain * upper_gain))
@@ -372,97 +394,162 @@ def leak_aware_gain(
             upper_gain, upper = mid, point
         else:
             low_gain = mid
-    contraction = _contraction(upper_gain, upper, b, th, samples, seed, skip)
-    return LeakAwareScale(upper_gain, upper.rate, held, fold_gain, fold.rate, upper_gain / fold_gain - 1, contraction,
-                          skip, t_steps)
+    return LeakAwareScale(upper_gain, upper.rate, held, fold_gain, fold.rate, upper_gain / fold_gain - 1,
+                          contraction(upper_gain, upper))
 
 
-STATIONARY_TOLERANCE = 0.01
-"""Relative change of the rate that a fixed gain holds, when the burn-in and the window are doubled,
-below which :func:`snnmath.theory.stationary_gain` takes the stationary limit as reached."""
-STATIONARY_DRAWS = 8
-"""Independent draws of current sequences over which that rate is averaged at each level, so that
-its change measures the burn-in and not the sampling error of one draw (about 1 % at β = 0.9)."""
-STATIONARY_START = 25
-"""The first burn-in and window (steps) of :func:`snnmath.theory.stationary_gain`."""
-STATIONARY_MAX_STEPS = 200
-"""The longest burn-in plus window that :func:`snnmath.theory.stationary_gain` tries by default
-(levels 25, 50 and 100; at β = 0.9 the level of burn-in 100 takes minutes on 2 cores)."""
+# --- the stationary limit T = ∞ ---------------------------------------------------------------
+STATIONARY_SAMPLES = 1 << 12
+"""Current sequences per layer of the stationary map (each gives a window of steps)."""
+STATIONARY_MAX_BETA = 0.99
+"""The largest leak of the stationary map (its burn-in and lags grow as 1/(1 − β))."""
 
 
-def stationary_gain(
-    beta: float,
-    theta: float,
-    target_rate: float | None = None,
-    *,
-    tolerance: float = STATIONARY_TOLERANCE,
-    draws: int = STATIONARY_DRAWS,
-    start: int = STATIONARY_START,
-    max_steps: int = STATIONARY_MAX_STEPS,
-    samples: int = 1 << 15,
-    seed: int = 0,
-    levels: MutableMapping[int, LeakAwareScale] | None = None,
-) -> LeakAwareScale:
-    r"""The leak-aware gain in the stationary limit T → ∞: a neuron driven long after rest.
+def stationary_steps(beta: float) -> tuple[int, int, int]:
+    r"""``(burn_in, lags, window)`` of the stationary map at leak β: the burn-in is the first t with
+    :math:`\beta^t < 10^{-4}` (the neuron has forgotten its start at rest; 1 at β = 0); the lags L are
+    the power of two at least :math:`\max(32, 5/(1-\beta))`, five membrane time constants, beyond which
+    the autocorrelation counts as constant; the window is 4L."""
+    b = real_scalar("beta", beta, low=0.0, high=STATIONARY_MAX_BETA)
+    burn_in = 1 if b == 0 else max(1, math.ceil(math.log(1e-4) / math.log(b)))
+    lags = 1 << math.ceil(math.log2(max(32.0, 5.0 / (1.0 - b))))
+    return burn_in, lags, 4 * lags
 
-    :func:`snnmath.theory.leak_aware_gain` with a burn-in B from rest and a window W of B steps after
-    it, for B = ``start``, 2 ``start``, 4 ``start``, …: the rate is averaged over steps B … 2B − 1 of
-    kernels over 2B steps. Level 2B is returned where the rate that the gain :math:`c_B` of level B
-    holds, averaged over ``draws`` independent draws (seeds ``seed + 1`` …), changes by at most
-    ``tolerance`` (relative) from burn-in B to burn-in 2B: :math:`|\bar r_{2B}(c_B)/\bar r_B(c_B) - 1|`,
-    returned as ``change`` with ``tolerance``. The criterion is on the rate a fixed gain holds, not on
-    the gains of two levels: where the rate is flat in the gain (β ≥ 0.9) one draw fixes the gain that
-    holds a rate only to a few per cent, so two levels' gains differ by that much even where the
-    burn-in no longer matters. The default target (``target_rate`` None) is chosen at each level as
-    :func:`snnmath.theory.leak_aware_gain` chooses it; a level whose choice differs from the level
-    before does not count as converged, and where the choice is the rate at ``1 + FOLD_MARGIN`` times
-    the fold gain, the target moves with the fold, so the gains of the two levels must also agree to
-    ``tolerance``. The gain, fold and contraction are those of level 2B (one draw, seed ``seed``). A
-    ``ValueError`` says so where 2B would exceed ``max_steps`` before the rate converged.
 
-    ``levels`` (keyed by the burn-in B) holds levels computed before for the same leak, threshold,
-    target, ``samples`` and ``seed``, which are not computed again; each level computed is added to
-    it, so a mapping that persists them lets an interrupted computation resume level by level.
+def circulant_spectrum(current: Array, size: int) -> Array:
+    r"""Eigenvalues :math:`\lambda_k = \sum_\tau \gamma(\tau)\,e^{-2\pi i k\tau/F}` (k = 0 … F/2) of the
+    circulant of F = ``size`` steps whose autocovariance is :math:`\gamma(\tau) = C(\tau) - C_\infty` for
+    |τ| < L and 0 beyond, for ``current`` = :math:`[C(0), \dots, C(L-1), C_\infty]`; all are ≥ 0 exactly
+    where that circulant is a covariance."""
+    lags = len(current) - 1
+    autocovariance = np.zeros(size)
+    autocovariance[:lags] = current[:-1] - current[-1]
+    autocovariance[size - lags + 1:] = autocovariance[1:lags][::-1]
+    return np.fft.rfft(autocovariance).real
+
+
+class StationaryNoise(NamedTuple):
+    """The draws the stationary map reuses at every layer (common random numbers)."""
+
+    spectral: torch.Tensor
+    """Complex standard normals, (F/2 + 1) × M for a circulant of F steps: the fluctuating part."""
+    constant: torch.Tensor
+    """M standard-normal quantiles :math:`\\Phi^{-1}((i + 1/2)/M)` in a random order: the constant part
+    (stratified, so that the neurons' quenched offsets are integrated by quadrature, not sampled)."""
+
+
+def stationary_noise(steps: int, samples: int, seed: int) -> StationaryNoise:
+    """Draws for current sequences of ``steps`` steps (the circulant is the next power of two)."""
+    m = integer("samples", samples, low=2, high=MAX_SAMPLES)
+    size = 1 << math.ceil(math.log2(integer("steps", steps, low=2)))
+    generator = torch.Generator().manual_seed(integer("seed", seed, low=0))
+    spectral = torch.complex(*torch.randn(2, size // 2 + 1, m, generator=generator, dtype=torch.float32))
+    order = torch.randperm(m, generator=generator).numpy()
+    constant = torch.from_numpy(ndtri((order + 0.5) / m).astype(np.float32))
+    return StationaryNoise(spectral, constant)
+
+
+def stationary_currents(current: Array, noise: StationaryNoise, steps: int) -> torch.Tensor:
+    r"""``steps`` × M current sequences :math:`h = \sqrt{C_\infty}\,z_0 + g` of the stationary autocovariance
+    ``current`` = :math:`[C(0), \dots, C(L-1), C_\infty]` (C(τ) = :math:`C_\infty` from lag L on), g by
+    circulant embedding with :func:`circulant_spectrum`'s negative eigenvalues set to 0 (the nearest
+    positive semi-definite circulant): exact where none is negative and ``steps`` + L ≤ F."""
+    size = 2 * (noise.spectral.shape[0] - 1)
+    spectrum = circulant_spectrum(current, size)
+    amplitude = np.sqrt(spectrum.clip(0.0, None) * size / 2)
+    amplitude[[0, -1]] *= np.sqrt(2)  # irfft keeps only the real part of these two bins
+    fluctuation = torch.fft.irfft(torch.from_numpy(amplitude.astype(np.float32))[:, None] * noise.spectral, n=size,
+                                  dim=0)
+    return (fluctuation[:steps] + math.sqrt(current[-1]) * noise.constant).contiguous()
+
+
+def stationary_kernel(current: Array, beta: float, theta: float, noise: StationaryNoise, burn_in: int,
+                      window: int) -> Array:
+    r"""One layer of the stationary kernel map: the spikes' autocorrelation from the currents'.
+
+    ``current`` is :math:`[C(0), \dots, C(L-1), C_\infty]`, the currents' autocovariance at lags
+    0 … L−1 and at every longer lag, drawn by :func:`stationary_currents` (the repair of a negative
+    spectrum, from the truncation at L lags, is large on the periodic firing of the first layers and
+    small at a fixed point, where the autocorrelation has decayed by L lags). Each of the M sequences
+    runs through the neuron for ``burn_in + window`` steps from rest, and over the window
+
+    .. math::
+        K(\tau) = \frac{1}{M}\sum_{m} \frac{1}{W - \tau}\sum_{t=0}^{W-1-\tau} s_m(t)\,s_m(t + \tau),
+
+    for τ < 2L (unbiased in τ); the result is :math:`[K(0), \dots, K(L-1), K_\infty]` with
+    :math:`K_\infty` the mean of K over lags L … 2L−1.
     """
-    tol = real_scalar("tolerance", tolerance, low=0.0, low_open=True)
-    seeds = range(seed + 1, seed + 1 + integer("draws", draws, low=1))
-    b0 = integer("start", start, low=1)
-    limit = integer("max_steps", max_steps, low=2 * b0)
-    computed = {} if levels is None else levels
-    previous: LeakAwareScale | None = None
-    burn, last = b0, "no two levels with the same target"
-    while 2 * burn <= limit:
-        if burn not in computed:
-            computed[burn] = leak_aware_gain(beta, theta, burn, target_rate, burn_in=burn, samples=samples, seed=seed)
-        level = computed[burn]
-        if previous is not None and level.first_step_rate_held == previous.first_step_rate_held:
-            change = abs(_mean_rate(previous.gain, beta, theta, burn, samples, seeds)
-                         / _mean_rate(previous.gain, beta, theta, burn // 2, samples, seeds) - 1)
-            fold_moved = target_rate is None and not level.first_step_rate_held and abs(
-                level.gain / previous.gain - 1) > tol
-            if change <= tol and not fold_moved:
-                return level._replace(tolerance=tol, change=change)
-            last = (f"the rate the gain of burn-in {burn // 2} holds changes by {change:.2%} at burn-in {burn}"
-                    + (f", and the fold's target moves the gain by {level.gain / previous.gain - 1:+.1%}"
-                       if fold_moved else ""))
-        previous, burn = level, 2 * burn
-    raise ValueError(f"the stationary rate for beta={beta}, theta={theta} did not converge to a relative {tol:.3g} "
-                     f"within max_steps={limit} (last burn-in and window {burn // 2} steps each; {last}); a finite "
-                     "window of steps from rest (steps=100, say) gives a scale")
+    current = np.asarray(current, dtype=np.float64)
+    lags, size, samples = current.size - 1, 2 * (noise.spectral.shape[0] - 1), noise.constant.shape[0]
+    if not np.all(np.isfinite(current)) or current[-1] < 0 or burn_in + window + lags > size or window < 2 * lags:
+        raise ValueError(f"need a finite current with C_inf >= 0 (got {current[-1]:.3g}), window >= 2 lags and "
+                         f"burn_in + window + lags <= {size} steps (got {burn_in}, {window}, {lags})")
+    potentials = stationary_currents(current, noise, burn_in + window)
+    spikes = torch.empty_like(potentials)
+    lif_(potentials, spikes, beta, theta)
+    transform = torch.fft.rfft(spikes[burn_in:], n=2 * window, dim=0)
+    products = torch.fft.irfft(transform.abs().square(), n=2 * window, dim=0)[:2 * lags].double().sum(dim=1).numpy()
+    autocorrelation = products / ((window - np.arange(2 * lags)) * samples)
+    return np.append(autocorrelation[:lags], autocorrelation[lags:].mean())
 
 
-def _mean_rate(gain: float, beta: float, theta: float, burn_in: int, samples: int, seeds: range) -> float:
-    """The rate that ``gain`` holds over a window of ``burn_in`` steps after as many from rest, averaged
-    over one draw per seed."""
-    return float(np.mean([_from_rest(gain, beta, theta, burn_in, burn_in, samples=samples, seed=s).rate
-                          for s in seeds]))
+def stationary_fixed_point(gain: float, beta: float, theta: float, *, samples: int = STATIONARY_SAMPLES,
+                           seed: int = 0) -> KernelFixedPoint:
+    r"""The stationary kernel map :math:`C \mapsto c\,K(C)` (:func:`stationary_kernel`) iterated over depth
+    from direct input (a constant current of unit variance, :math:`C(\tau) = C_\infty = 1`) until the
+    stationary rate :math:`K(0)` settles, with the same draws at every layer. The kernel of the result is
+    :math:`[K(0), \dots, K(L-1), K_\infty]`."""
+    c = real_scalar("gain", gain, low=0.0, low_open=True)
+    b = real_scalar("beta", beta, low=0.0, high=STATIONARY_MAX_BETA)
+    th = real_scalar("theta", theta, low=0.0)
+    sample, rate_of, start = _stationary_map(b, th, samples, seed)
+    return _follow(sample, rate_of, c, start, MAX_LAYERS, TOLERANCE)
+
+
+def _stationary_map(beta: float, theta: float, samples: int, seed: int) -> tuple[Callable[[Array], Array],
+                                                                               Callable[[Array], float], Array]:
+    burn_in, lags, window = stationary_steps(beta)
+    noise = stationary_noise(burn_in + window + lags, samples, seed)
+
+    def sample(current: Array) -> Array:
+        return stationary_kernel(current, beta, theta, noise, burn_in, window)
+
+    return sample, lambda kernel: float(kernel[0]), np.ones(lags + 1)
+
+
+def stationary_gain(beta: float, theta: float, target_rate: float | None = None, *,
+                    samples: int = STATIONARY_SAMPLES, seed: int = 0) -> LeakAwareScale:
+    r"""The leak-aware gain in the stationary limit T → ∞, a network driven long after rest: the gain
+    at which the target (as :func:`snnmath.theory.leak_aware_gain` chooses it) is the stationary rate
+    :math:`K(0)` of a stable fixed point of the stationary kernel map over depth
+    (:func:`stationary_fixed_point`), with its fold and contraction; ``burn_in`` and ``window`` are the
+    map's (:func:`stationary_steps`).
+
+    A window from rest cannot reach this limit by growing: in a deep network the first spikes of layer
+    l come later than those of layer l − 1 wherever the gain is below the first-step fold, so the
+    fixed point over depth of a window from rest is silence there however late the window; the
+    stationary map has no start and no such front.
+    """
+    b = real_scalar("beta", beta, low=0.0, high=STATIONARY_MAX_BETA)
+    th = real_scalar("theta", theta, low=0.0, low_open=True)
+    m = integer("samples", samples, low=2, high=MAX_SAMPLES)
+    sample, rate_of, start = _stationary_map(b, th, m, integer("seed", seed, low=0))
+    burn_in, _, window = stationary_steps(b)
+
+    def follow(c: float) -> KernelFixedPoint:
+        return _follow(sample, rate_of, c, start, MAX_LAYERS, TOLERANCE)
+
+    scale = _scale(follow, lambda c, point: _contraction(sample, rate_of, c, point), th, target_rate,
+                   f"beta={b}, theta={th}, steps=inf")
+    return scale._replace(burn_in=burn_in, window=window)
 
 
 def _alive(point: KernelFixedPoint) -> bool:
     return point.converged and point.rate >= SILENT_RATE
 
 
-def _fold(follow: Any, gain: float, point: KernelFixedPoint) -> tuple[float, KernelFixedPoint]:
+def _fold(follow: Callable[[float], KernelFixedPoint], gain: float,
+          point: KernelFixedPoint) -> tuple[float, KernelFixedPoint]:
     """Bisect (in log gain, to a relative 1e-3) for the smallest gain at which the network, started
     from its input, settles on a non-silent fixed point."""
     dead_gain = gain / 2
@@ -480,16 +567,15 @@ def _fold(follow: Any, gain: float, point: KernelFixedPoint) -> tuple[float, Ker
     return gain, point
 
 
-def _contraction(gain: float, point: KernelFixedPoint, beta: float, theta: float, samples: int, seed: int,
-                 burn_in: int = 0, kick: float = 1.25, layers: int = 12) -> float:
+def _contraction(sample: Callable[[Array], Array], rate_of: Callable[[Array], float], gain: float,
+                 point: KernelFixedPoint, kick: float = 1.25, layers: int = 12) -> float:
     """Leading eigenvalue modulus from how a rate perturbation (the fixed point's covariance
     ×``kick``) decays over depth, with the fixed point's own draws: the median ratio of
     successive deviations of the time-averaged rate from the fixed point's."""
-    noise = _noise(point.kernel.shape[0], samples, seed)
     covariance, deviations = kick * gain * point.kernel, []
     for _ in range(layers):
-        kernel = _sample_kernel(covariance, beta, theta, noise)
-        deviations.append(_window_rate(kernel, burn_in) - point.rate)
+        kernel = sample(covariance)
+        deviations.append(rate_of(kernel) - point.rate)
         covariance = gain * kernel
     ratios = [abs(b / a) for a, b in itertools.pairwise(deviations) if abs(a) > 1e-3 * point.rate]
     return float(np.median(ratios)) if ratios else float("nan")
