@@ -22,6 +22,11 @@ as :math:`h = A z` with A the symmetric square root of C. Spikes are
 only error is the sampling error. It compounds over depth where the map is nearly marginal,
 so :func:`snnmath.theory.kernel_depth_map` runs independent ``replicas`` of the whole map and reports their
 spread at every layer, which measures the error of the map's output itself.
+
+A network driven long after rest has a kernel that depends on the lag alone, :math:`K(\tau)`; the
+stationary kernel map (:func:`stationary_kernel`) iterates :math:`C(\tau) = c\,K(\tau)` on it, with
+currents drawn by circulant embedding and a stratified constant part, for the stationary limit of the
+leak-aware scale (:func:`stationary_gain`).
 """
 
 from __future__ import annotations
@@ -610,10 +615,9 @@ def _tabulated() -> dict[tuple[float, float, int | float], LeakAwareScale]:
 @cache
 def leak_aware_scale(beta: float, theta: float, steps: int | float) -> LeakAwareScale:
     """:func:`snnmath.theory.leak_aware_gain` for its default target, read from the table ``TABLE`` where (β, θ, T) is
-    tabulated (β ∈ {0.5, 0.8, 0.9, 0.95}, θ ∈ {0.5, 1}, T ∈ {10, 25, 100}, and T = ∞ for some; ``steps=math.inf`` is
-    the stationary limit), else computed with the table's seed and sample count (deterministic;
-    tens of seconds on a laptop's CPU for a finite window; for the stationary limit
-    from minutes to well over ten CPU-minutes where it needs a burn-in beyond 50 steps; cached)."""
+    tabulated (β ∈ {0.5, 0.8, 0.9, 0.95}, θ ∈ {0.5, 1}, T ∈ {10, 25, 100, ∞}; ``steps=math.inf`` is the stationary
+    limit), else computed with the default seed and sample counts (deterministic; tens of seconds on a laptop's CPU
+    for a finite window, from seconds to minutes for the stationary limit as β grows; cached)."""
     b = real_scalar("beta", beta, low=0.0, high=1.0)
     th = real_scalar("theta", theta, low=0.0, low_open=True)
     t_steps = window_steps("steps", steps)
