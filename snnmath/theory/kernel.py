@@ -24,9 +24,9 @@ so :func:`snnmath.theory.kernel_depth_map` runs independent ``replicas`` of the 
 spread at every layer, which measures the error of the map's output itself.
 
 A network driven long after rest has a kernel that depends on the lag alone, :math:`K(\tau)`; the
-stationary kernel map (:func:`stationary_kernel`) iterates :math:`C(\tau) = c\,K(\tau)` on it, with
-currents drawn by circulant embedding and a stratified constant part, for the stationary limit of the
-leak-aware scale (:func:`stationary_gain`).
+stationary kernel map (:func:`snnmath.theory.stationary_kernel`) iterates :math:`C(\tau) = c\,K(\tau)` on
+it, with currents drawn by circulant embedding and a stratified constant part, for the stationary limit
+of the leak-aware scale (:func:`snnmath.theory.stationary_gain`).
 """
 
 from __future__ import annotations
@@ -283,7 +283,7 @@ class LeakAwareScale(NamedTuple):
     gain: float
     """:math:`c = n\\,\\mathrm{Var}[w]`: the weight variance is ``gain / n``."""
     rate: float
-    """The time-averaged rate that the gain holds: over the window of T steps from rest, or in the
+    """The time-averaged rate that the gain holds, over the window of T steps from rest, or in the
     stationary limit (T = ∞) the stationary rate."""
     first_step_rate_held: bool
     """Whether that is the first-step rate :math:`Q(\\theta)` (the default target); False where
@@ -300,10 +300,10 @@ class LeakAwareScale(NamedTuple):
     """Leading eigenvalue (modulus) of the map's Jacobian at the fixed point, from the decay of a
     perturbation of the rate over depth: below 1 is stable, and 1/(1 − it) layers is its depth scale."""
     burn_in: int = 0
-    """The steps from rest before the averaging window: 0 for a window of T steps from rest; in the
+    """The steps from rest before the averaging window, 0 for a window of T steps from rest; in the
     stationary limit, the steps each current sequence of the stationary map runs before its window."""
     window: int | None = None
-    """The steps the rate is averaged over after the burn-in: T for a finite window, the stationary
+    """The steps the rate is averaged over after the burn-in, T for a finite window, the stationary
     map's window in the stationary limit (None, all steps)."""
 
 
@@ -424,7 +424,7 @@ def stationary_steps(beta: float) -> tuple[int, int, int]:
 def circulant_spectrum(current: Array, size: int) -> Array:
     r"""Eigenvalues :math:`\lambda_k = \sum_\tau \gamma(\tau)\,e^{-2\pi i k\tau/F}` (k = 0 … F/2) of the
     circulant of F = ``size`` steps whose autocovariance is :math:`\gamma(\tau) = C(\tau) - C_\infty` for
-    |τ| < L and 0 beyond, for ``current`` = :math:`[C(0), \dots, C(L-1), C_\infty]`; all are ≥ 0 exactly
+    :math:`|\tau| < L` and 0 beyond, for ``current`` = :math:`[C(0), \dots, C(L-1), C_\infty]`; all are ≥ 0 exactly
     where that circulant is a covariance."""
     lags = len(current) - 1
     autocovariance = np.zeros(size)
@@ -437,10 +437,10 @@ class StationaryNoise(NamedTuple):
     """The draws the stationary map reuses at every layer (common random numbers)."""
 
     spectral: torch.Tensor
-    """Complex standard normals, (F/2 + 1) × M for a circulant of F steps: the fluctuating part."""
+    """Complex standard normals, (F/2 + 1) × M for a circulant of F steps, for the fluctuating part."""
     constant: torch.Tensor
-    """M standard-normal quantiles :math:`\\Phi^{-1}((i + 1/2)/M)` in a random order: the constant part
-    (stratified, so that the neurons' quenched offsets are integrated by quadrature, not sampled)."""
+    """M standard-normal quantiles :math:`\\Phi^{-1}((i + 1/2)/M)` in a random order, for the constant
+    part (stratified, so that the neurons' quenched offsets are integrated by quadrature, not sampled)."""
 
 
 def stationary_noise(steps: int, samples: int, seed: int) -> StationaryNoise:
