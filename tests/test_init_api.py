@@ -100,7 +100,7 @@ def test_leak_aware_is_the_snn_scale_with_beta_and_steps():
 
 
 def test_steps_inf_asks_for_the_stationary_limit_everywhere(monkeypatch):
-    fake = theory.LeakAwareScale(6.4, 0.33, False, 5.8, 0.29, 0.1, 0.4, 50, 50, 0.01, 0.003)
+    fake = theory.LeakAwareScale(6.4, 0.33, False, 5.8, 0.29, 0.1, 0.4, 88, 256)
     asked = []
     monkeypatch.setattr(theory, "leak_aware_scale", lambda beta, theta, steps: asked.append((beta, steps)) or fake)
     assert init.snn_variance(400, 1.0, beta=0.9, steps=math.inf) == 6.4 / 400
