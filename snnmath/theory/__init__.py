@@ -86,6 +86,7 @@ from .kernel import (
     KernelMap,
     LeakAwareScale,
     StationaryNoise,
+    WindowNoise,
     circulant_spectrum,
     input_covariance,
     kernel_depth_map,
@@ -98,6 +99,8 @@ from .kernel import (
     stationary_kernel,
     stationary_noise,
     stationary_steps,
+    window_currents,
+    window_noise,
 )
 from .quenched import (
     CIRCULATING_SCALES,
@@ -120,7 +123,7 @@ __all__ = [
     "INPUTS", "KernelFixedPoint", "KernelMap", "LeakAwareScale", "input_covariance", "kernel_depth_map",
     "kernel_fixed_point", "leak_aware_gain", "leak_aware_scale", "quenched_rates", "stationary_gain",
     "stationary_fixed_point", "stationary_kernel", "stationary_steps", "StationaryNoise", "circulant_spectrum",
-    "stationary_currents", "stationary_noise",
+    "stationary_currents", "stationary_noise", "WindowNoise", "window_currents", "window_noise",
     "CIRCULATING_SCALES", "PADDINGS", "FixedPoint", "QuenchedFixedPoint", "active_count_distribution",
     "backward_gain", "backward_profile", "circulating_weight_variance", "conv_variance_map", "conv_variance_maps",
     "critical_ratio", "critical_threshold",

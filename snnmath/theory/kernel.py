@@ -17,7 +17,8 @@ The rate of layer l at step t is :math:`K_l(t, t)`. At T = 1 the map is the firs
 :math:`V \mapsto c\,Q(\theta/\sqrt V)` (:func:`snnmath.symbolic.kernel_map_first_step`).
 
 The expectation is a Monte Carlo average over ``samples`` current sequences per layer, drawn
-as :math:`h = A z` with A the symmetric square root of C. Spikes are
+as :math:`h = A z` with A the symmetric square root of C (the fixed points behind the leak-aware scale
+replace z's component along C's leading eigenvector by stratified quantiles, :func:`window_currents`). Spikes are
 0/1, so :math:`S S^\top` counts coincidences exactly in float32 (up to 2²⁴ samples) and the
 only error is the sampling error. It compounds over depth where the map is nearly marginal,
 so :func:`snnmath.theory.kernel_depth_map` runs independent ``replicas`` of the whole map and reports their
@@ -89,6 +90,17 @@ def covariance_root(covariance: Array) -> Array:
     Eigenvalues within rounding of zero (above ``-PSD_TOLERANCE`` times the largest) are set
     to 0; a clearly negative one raises ``ValueError``: C is not a covariance.
     """
+    return _symmetric_root(*_eigen(covariance))
+
+
+def _symmetric_root(values: Array, vectors: Array) -> Array:
+    """:math:`U\\Lambda^{1/2}U^\\top` from the eigenvalues Λ and eigenvectors U."""
+    return (vectors * np.sqrt(values)) @ vectors.T
+
+
+def _eigen(covariance: Array) -> tuple[Array, Array]:
+    """Eigenvalues (ascending, those within rounding of zero set to 0) and eigenvectors of a covariance,
+    checked as :func:`covariance_root` says."""
     c = np.asarray(covariance, dtype=np.float64)
     if c.ndim != 2 or c.shape[0] != c.shape[1] or not np.all(np.isfinite(c)):
         raise ValueError(f"covariance must be a finite square matrix, got shape {c.shape}")
@@ -99,7 +111,7 @@ def covariance_root(covariance: Array) -> Array:
     if values.min(initial=0.0) < -PSD_TOLERANCE * scale:
         raise ValueError(f"covariance is not positive semi-definite: smallest eigenvalue {values.min():.3g}, "
                          f"largest {values.max():.3g}")
-    return (vectors * np.sqrt(np.clip(values, 0.0, None))) @ vectors.T
+    return np.clip(values, 0.0, None), vectors
 
 
 def spike_kernel(
@@ -218,13 +230,15 @@ def kernel_fixed_point(
     burn_in: int = 0,
 ) -> KernelFixedPoint:
     r"""Iterate :math:`C \mapsto c\,K(C)` from the current covariance ``start`` until the
-    time-averaged rate settles, with the same standard-normal draws z at every layer. The rate is
+    time-averaged rate settles, with the same draws (:func:`window_noise`) at every layer. The rate is
     averaged over the steps after the first ``burn_in`` (all steps by default).
 
-    With fixed z the Monte Carlo map is one deterministic map (the sample-average map), so the
+    With fixed draws the Monte Carlo map is one deterministic map (the sample-average map), so the
     iteration settles on its fixed point, within :math:`O(1/\sqrt{M})` of the exact one, instead of
-    wandering with fresh noise at every layer; with the symmetric square root
-    (``covariance_root``) it is continuous in C. Silence (a rate below ``SILENT_RATE``) ends the iteration.
+    wandering with fresh noise at every layer; with the symmetric square root and the leading
+    eigenvector's sign fixed (:func:`window_currents`) it is continuous in C where that eigenvalue is
+    simple. The stratified leading direction removes most of the sampling spread of the time-averaged
+    rate. Silence (a rate below ``SILENT_RATE``) ends the iteration.
     """
     c = real_scalar("gain", gain, low=0.0, low_open=True)
     b = real_scalar("beta", beta, low=0.0, high=1.0)
@@ -232,8 +246,8 @@ def kernel_fixed_point(
     m = integer("samples", samples, low=2, high=MAX_SAMPLES)
     covariance = np.asarray(start, dtype=np.float64)
     skip = integer("burn_in", burn_in, low=0, high=covariance.shape[0] - 1)
-    noise = _noise(covariance.shape[0], m, integer("seed", seed, low=0))
-    return _follow(lambda cov: _sample_kernel(cov, b, th, noise), lambda k: _window_rate(k, skip), c, covariance,
+    noise = window_noise(covariance.shape[0], m, integer("seed", seed, low=0))
+    return _follow(lambda cov: _window_kernel(cov, b, th, noise), lambda k: _window_rate(k, skip), c, covariance,
                    integer("max_layers", max_layers, low=1), tolerance)
 
 
@@ -260,8 +274,14 @@ def _window_rate(kernel: Array, burn_in: int) -> float:
 def _sample_kernel(covariance: Array, beta: float, theta: float, noise: torch.Tensor, inputs: int = 1) -> Array:
     """:math:`S S^\\top / M` of the LIF spikes for currents ``covariance_root(covariance) @ noise``, the
     rows holding ``inputs`` sequences of T steps one after the other, each run through the neuron."""
-    samples = noise.shape[1]
     potentials = torch.from_numpy(covariance_root(covariance)).to(torch.float32) @ noise
+    return _coincidences(potentials, beta, theta, inputs)
+
+
+def _coincidences(potentials: torch.Tensor, beta: float, theta: float, inputs: int = 1) -> Array:
+    """:math:`S S^\\top / M` of the spikes of the neuron run on the M current sequences in the columns of
+    ``potentials`` (overwritten), each column holding ``inputs`` sequences one after the other."""
+    samples = potentials.shape[1]
     if inputs > 1:  # (inputs·T, M) → (T, inputs, M): time first, as lif_ runs
         potentials = potentials.reshape(inputs, -1, samples).transpose(0, 1).contiguous()
     spikes = torch.empty_like(potentials)
@@ -269,6 +289,44 @@ def _sample_kernel(covariance: Array, beta: float, theta: float, noise: torch.Te
     if inputs > 1:
         spikes = spikes.transpose(0, 1).reshape(-1, samples)
     return (spikes @ spikes.T).double().numpy() / samples
+
+
+class WindowNoise(NamedTuple):
+    """The draws a fixed point's iteration on T × T kernels reuses at every layer (common random numbers)."""
+
+    normal: torch.Tensor
+    """Standard normals z, T × M (float32)."""
+    leading: torch.Tensor
+    """M standard-normal quantiles :math:`\\Phi^{-1}((i + 1/2)/M)` in a random order, for the component of
+    z along the covariance's leading eigenvector (stratified, so that the neurons' slow offsets, which
+    set most of the spread of their time-averaged rates, are integrated by quadrature, not sampled)."""
+
+
+def window_noise(steps: int, samples: int, seed: int) -> WindowNoise:
+    """The draws for ``samples`` current sequences of ``steps`` steps, from ``seed``."""
+    m = integer("samples", samples, low=2, high=MAX_SAMPLES)
+    generator = torch.Generator().manual_seed(integer("seed", seed, low=0))
+    normal = torch.randn(integer("steps", steps, low=1), m, generator=generator, dtype=torch.float32)
+    order = torch.randperm(m, generator=generator).numpy()
+    return WindowNoise(normal, torch.from_numpy(ndtri((order + 0.5) / m).astype(np.float32)))
+
+
+def window_currents(covariance: Array, noise: WindowNoise) -> torch.Tensor:
+    r"""T × M current sequences :math:`h = A\tilde z` of covariance C (A its symmetric square root), with
+    :math:`\tilde z = z - v\,(v^\top z) + v\,q`: the component of the normals z along C's leading
+    eigenvector v (signed so that :math:`v^\top\mathbf 1 \ge 0`) replaced by the stratified quantiles q.
+    Each column is :math:`\mathcal N(0, C)` up to the quadrature of q (in a random order, independent of z); along v the
+    sample is a quadrature, :math:`h = \sqrt{\lambda_1}\,v\,q + A(z - v\,v^\top z)`."""
+    values, vectors = _eigen(covariance)
+    lead = vectors[:, -1] if vectors[:, -1].sum() >= 0 else -vectors[:, -1]
+    v = torch.from_numpy(lead.astype(np.float32))[:, None]
+    stratified = noise.normal + v * (noise.leading - v.T @ noise.normal)
+    return torch.from_numpy(_symmetric_root(values, vectors).astype(np.float32)) @ stratified
+
+
+def _window_kernel(covariance: Array, beta: float, theta: float, noise: WindowNoise) -> Array:
+    """The sample kernel :math:`S S^\\top / M` of the neuron on :func:`window_currents`."""
+    return _coincidences(window_currents(covariance, noise), beta, theta)
 
 
 FOLD_MARGIN = 0.1
@@ -351,10 +409,10 @@ def leak_aware_gain(
     t_steps = int(window)
     skip = integer("burn_in", burn_in, low=0)
     m = FINITE_SAMPLES if samples is None else integer("samples", samples, low=2, high=MAX_SAMPLES)
-    noise = _noise(skip + t_steps, m, integer("seed", seed, low=0))
+    noise = window_noise(skip + t_steps, m, integer("seed", seed, low=0))
 
     def sample(covariance: Array) -> Array:
-        return _sample_kernel(covariance, b, th, noise)
+        return _window_kernel(covariance, b, th, noise)
 
     def rate_of(kernel: Array) -> float:
         return _window_rate(kernel, skip)
@@ -584,11 +642,6 @@ def _contraction(sample: Callable[[Array], Array], rate_of: Callable[[Array], fl
         covariance = gain * kernel
     ratios = [abs(b / a) for a, b in itertools.pairwise(deviations) if abs(a) > 1e-3 * point.rate]
     return float(np.median(ratios)) if ratios else float("nan")
-
-
-def _noise(steps: int, samples: int, seed: int) -> torch.Tensor:
-    """The standard-normal draws (steps × samples, float32) that a fixed point's iteration reuses."""
-    return torch.randn(steps, samples, generator=torch.Generator().manual_seed(seed), dtype=torch.float32)
 
 
 TABLE = Path(__file__).resolve().parents[1] / "tables" / "leak_aware.json"
