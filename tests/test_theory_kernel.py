@@ -161,6 +161,47 @@ def test_leak_aware_scale_reads_the_table_and_computes_what_is_not_in_it(monkeyp
         kernel.leak_aware_scale.cache_clear()
 
 
+def test_window_currents_have_the_covariance_asked_for_and_quantiles_along_the_leading_direction():
+    """Every entry of the sample covariance within 4 standard errors of C; along C's leading eigenvector v
+    (signed so that its entries sum to at least 0) the currents are exactly the stratified quantiles."""
+    t, samples = 6, 1 << 14
+    lag = np.abs(np.subtract.outer(np.arange(t), np.arange(t)))
+    covariance = 0.4 + 0.5 * 0.6 ** lag  # a constant part and a decaying one, as a spike kernel has
+    noise = kernel.window_noise(t, samples, seed=4)
+    h = kernel.window_currents(covariance, noise).double().numpy()
+    assert np.sort(noise.leading.numpy()) == pytest.approx(scipy.stats.norm.ppf((np.arange(samples) + 0.5) / samples),
+                                                            abs=1e-6)
+    products = h[:, None, :] * h[None, :, :]
+    error = products.std(axis=2, ddof=1) / np.sqrt(samples)
+    assert np.all(np.abs(products.mean(axis=2) - covariance) < 4 * error)
+    values, vectors = np.linalg.eigh(covariance)
+    lead = vectors[:, -1] * np.sign(vectors[:, -1].sum())
+    assert lead @ h / np.sqrt(values[-1]) == pytest.approx(noise.leading.double().numpy(), abs=1e-4)
+    with pytest.raises(ValueError, match="samples"):
+        kernel.window_noise(t, 1, seed=0)
+
+
+def test_stratifying_the_leading_direction_cuts_the_spread_of_the_held_rate_without_moving_it():
+    """At beta = 0.9, theta = 1, T = 25 the rate 60 layers deep (where the map has settled, about 20 layers in)
+    over 24 seeds of 4096 samples: stratified, its spread is at most half that of plain normal draws (it is
+    about a seventh), and the means agree within 4 standard errors."""
+    beta, gain, steps, samples = 0.9, 6.6, 25, 4096
+    start = kernel.input_covariance("direct", steps)
+
+    def rate(stratified: bool, seed: int) -> float:
+        noise = kernel.window_noise(steps, samples, seed)
+        sample = ((lambda c: kernel._window_kernel(c, beta, 1.0, noise)) if stratified
+                  else (lambda c: kernel._sample_kernel(c, beta, 1.0, noise.normal)))
+        point = kernel._follow(sample, lambda k: kernel._window_rate(k, 0), gain, start, 60, kernel.TOLERANCE)
+        assert point.rate > kernel.SILENT_RATE  # settled, or wandering by more than 1e-4 of itself after 60 layers
+        return point.rate
+
+    plain, stratified = (np.array([rate(s, seed) for seed in range(24)]) for s in (False, True))
+    assert stratified.std(ddof=1) < plain.std(ddof=1) / 2
+    se = np.hypot(plain.std(ddof=1), stratified.std(ddof=1)) / np.sqrt(24)
+    assert abs(plain.mean() - stratified.mean()) < 4 * se
+
+
 # --- the quenched mean field from the kernel map's inputs -------------------------------------------
 
 def test_quenched_rates_start_from_each_input_as_a_layer_below():

@@ -49,7 +49,7 @@ from scipy.special import ndtri
 from .._validate import integer, real_scalar, window_steps
 from ..lif import lif_
 from ._common import Array
-from .first_step import spike_probability, weight_variance
+from .first_step import saddle_node_gain, spike_probability, weight_variance
 
 INPUTS = ("direct", "fresh", "rate")
 """Input kinds of layer 0 (see the module docstring)."""
@@ -349,7 +349,7 @@ class LeakAwareScale(NamedTuple):
     back to the rate at ``1 + FOLD_MARGIN`` times the fold gain."""
     fold_gain: float
     """The smallest gain at which the network, started from its input, settles on a non-silent
-    fixed point (the fold)."""
+    fixed point (the fold); for a window from rest at least the first-step saddle-node gain."""
     fold_rate: float
     """The time-averaged rate at the fold; no gain holds a lower rate from that input."""
     margin: float
@@ -388,7 +388,12 @@ def leak_aware_gain(
     a deep network reaches (the map can have several stable fixed points; continuation from
     other gains can land on one the input never reaches). Its time-averaged rate
     :math:`\bar r(c)` rises with the gain and the branch ends at a fold :math:`(c_f, \bar r_f)`,
-    below which the network falls silent. The fold is found by bisection in log gain below
+    below which the network falls silent. From rest the first step of every layer follows the
+    first-step map, which dies out over depth below its saddle-node gain :math:`c_{sn}(\theta)`, and
+    each later step starts from rest in turn and dies after it (an onset front that moves later with
+    depth): every window from rest falls silent at infinite depth, so gains up to :math:`c_{sn}`
+    count as silent without iterating (a finite iteration would count a slow front as settled), and
+    :math:`c_f \ge c_{sn}`. The fold is found by bisection in log gain below
     :math:`c = 4/Q(\theta)` to a relative 1e-3, and :math:`\bar r(c) = \rho` by bisection to a
     relative 1e-4 in the gain.
 
@@ -417,7 +422,11 @@ def leak_aware_gain(
     def rate_of(kernel: Array) -> float:
         return _window_rate(kernel, skip)
 
+    saddle_node = float(saddle_node_gain(th))
+
     def follow(c: float) -> KernelFixedPoint:
+        if c <= saddle_node:  # the onset front: silent at infinite depth
+            return KernelFixedPoint(np.zeros((skip + t_steps, skip + t_steps)), 0.0, 0, True)
         return _follow(sample, rate_of, c, input_covariance("direct", skip + t_steps), MAX_LAYERS, TOLERANCE)
 
     scale = _scale(follow, lambda c, point: _contraction(sample, rate_of, c, point), th, target_rate,
