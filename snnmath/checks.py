@@ -1019,7 +1019,8 @@ def gap_order(widths: Sequence[int], gaps: Sequence[float], errors: Sequence[flo
 # --- the leak-aware scale over depth: does it hold the rate? ------------------------------------
 @dataclass
 class RateHeld:
-    """Independent networks at one setting: each network's time-averaged rate of its last layer."""
+    """Independent networks at one setting: each network's time-averaged rate (of its last layer, or of
+    whatever statistic the check is about)."""
 
     label: str
     target: float
@@ -1029,35 +1030,41 @@ class RateHeld:
 
 
 def rate_held_check(
-    runs: Sequence[RateHeld], factor: float, silent: float, alpha: float = bands.ALPHA
+    runs: Sequence[RateHeld], factor: float, silent: float | None, alpha: float = bands.ALPHA,
+    comparisons: int | None = None,
 ) -> Check:
     r"""Claim, per run: the median network's rate m lies in :math:`[\rho/f, f\rho]`, f = ``factor``, and
-    the probability s that a network's last layer is silent (rate 0) is at most ``silent``.
+    (unless ``silent`` is None) the probability s that a network's rate is 0 (silent) is at most ``silent``.
 
-    Distribution-free bands on i.i.d. networks, Bonferroni over the 2 × ``len(runs)`` comparisons:
-    :func:`snnmath.bands.median_interval` for m, :func:`snnmath.bands.clopper_pearson` for s. A run is
-    ``confirmed`` when both intervals lie inside the claim (a false claim is confirmed with probability
-    at most ``alpha``), ``rejected`` when either lies outside it (a true claim is rejected with
-    probability at most ``alpha``), else ``undecided``; ``ok`` is ``confirmed``.
+    Distribution-free bands on i.i.d. networks, Bonferroni over ``comparisons`` (by default this check's
+    own: one or two per run): :func:`snnmath.bands.median_interval` for m,
+    :func:`snnmath.bands.clopper_pearson` for s. A run is ``confirmed`` when all its intervals lie inside
+    the claim (a false claim is confirmed with probability at most ``alpha``), ``rejected`` when one
+    lies outside it (a true claim is rejected with probability at most ``alpha``), else ``undecided``;
+    ``ok`` is ``confirmed``.
     """
     f = real_scalar("factor", factor, low=1.0, low_open=True)
-    s_max = real_scalar("silent", silent, low=0.0, high=1.0)
-    comparisons, rows = 2 * len(runs), []
+    s_max = None if silent is None else real_scalar("silent", silent, low=0.0, high=1.0)
+    parts = 1 if s_max is None else 2
+    family = parts * len(runs) if comparisons is None else integer("comparisons", comparisons, low=parts * len(runs))
+    rows = []
     for run in runs:
         rates = np.asarray(run.rates, dtype=np.float64)
-        low, high = bands.median_interval(rates, alpha, comparisons)
+        low, high = bands.median_interval(rates, alpha, family)
         silent_count = int(np.sum(rates == 0))
-        silent_low, silent_high = bands.clopper_pearson(silent_count, rates.size, alpha, comparisons)
+        silent_low, silent_high = bands.clopper_pearson(silent_count, rates.size, alpha, family)
         claim_low, claim_high = run.target / f, run.target * f
-        confirmed = bool(claim_low <= low and high <= claim_high and silent_high <= s_max)
-        rejected = bool(high < claim_low or low > claim_high or silent_low > s_max)
+        silent_ok = s_max is None or silent_high <= s_max
+        silent_out = s_max is not None and silent_low > s_max
+        confirmed = bool(claim_low <= low and high <= claim_high and silent_ok)
+        rejected = bool(high < claim_low or low > claim_high or silent_out)
         rows.append(dict(label=run.label, networks=rates.size, target=run.target, median=float(np.median(rates)),
                          low=float(low), high=float(high), claim_low=claim_low, claim_high=claim_high,
                          silent=silent_count / rates.size, silent_high=float(silent_high),
                          verdict="confirmed" if confirmed else "rejected" if rejected else "undecided",
                          ok=confirmed))
-    return Check(f"median rate within a factor {f:g} of the target, at most {s_max:.0%} silent",
-                 all(r["ok"] for r in rows), rows)
+    silent_text = "" if s_max is None else f", at most {s_max:.0%} silent"
+    return Check(f"median rate within a factor {f:g} of the target{silent_text}", all(r["ok"] for r in rows), rows)
 
 
 def rate_held_power(
@@ -1083,14 +1090,72 @@ def rate_held_power(
     return float(1 - np.min(scipy.stats.binom.cdf(k, n, p_low)))
 
 
-def rate_held_study(directory: str | Path) -> tuple[dict[tuple[float, int, float], RateHeld], dict[str, float]]:
+def rate_held_study(
+    directory: str | Path, statistic: str = "last",
+) -> tuple[dict[tuple[float, int, float], RateHeld], dict[str, Any]]:
     """The stored verification of the leak-aware scale (``scripts/kernel_verification.py``): one
-    :class:`RateHeld` of last-layer rates per (β, T, gain factor) present, and the claim stated in the files."""
+    :class:`RateHeld` per (β, T, gain factor) present, and the claim stated in the files. Each network's
+    rate is its last layer's (``statistic="last"``) or the mean over its deeper half (``"deep"``,
+    :func:`deep_average`), each layer's averaged over the window."""
+    if statistic not in ("last", "deep"):
+        raise ValueError(f"statistic must be 'last' or 'deep', got {statistic!r}")
     runs, claim = {}, {}
     for path in sorted(Path(directory).glob("beta*_steps*_gain*.json")):
         data = json.loads(path.read_text())
         label = f"β={data['beta']}, T={data['steps']}, gain ×{data['gain_factor']}"
+        rates = np.asarray(data["rates"], dtype=np.float64)
         runs[data["beta"], data["steps"], data["gain_factor"]] = RateHeld(
-            label, data["target"], np.asarray(data["rates"], dtype=np.float64)[:, -1])
+            label, data["target"], rates[:, -1] if statistic == "last" else deep_average(rates))
         claim = data["claim"]
     return dict(sorted(runs.items())), claim
+
+
+@dataclass
+class LeakAwareVerification:
+    """The stored verification of the leak-aware scale decided (:func:`leak_aware_verification`)."""
+
+    claim: dict[str, Any]
+    """The claim as the study's files state it: ``factor``, ``silent``, ``deep_factor``, ``deep_betas``."""
+    last: Check
+    """Parts 1 and 2 per setting (β, T) at the leak-aware gain: the last layer's median and silent fraction."""
+    deep: Check
+    """Part 3 per setting whose β is in ``deep_betas``: the median of the deeper half's rate."""
+    verdicts: dict[tuple[float, int], str]
+    """Per setting, the whole claim: ``confirmed`` when every part is, ``rejected`` when one is, else ``undecided``."""
+    networks: int
+    """Networks per setting at the leak-aware gain (the fewest, if a run is in progress)."""
+    comparisons: int
+    """The Bonferroni family: every comparison of the three parts."""
+    power: dict[tuple[float, int, float], float]
+    """Per stored run at a wrong gain (β, T, factor), a lower bound on the probability that the whole check,
+    run at the study's size on such networks, does not confirm: the largest of its parts' bounds
+    (:func:`rate_held_power`), since the check confirms only when every part does."""
+
+
+def leak_aware_verification(directory: str | Path) -> LeakAwareVerification:
+    """Decide the claim of ``scripts/kernel_verification.py`` on its stored networks, with the power of the
+    same check against the stored networks at gains 5 % off."""
+    last, claim = rate_held_study(directory)
+    deep, _ = rate_held_study(directory, "deep")
+    settings = sorted((beta, steps) for beta, steps, factor in last if factor == 1.0)
+    deep_settings = [key for key in settings if key[0] in claim.get("deep_betas", ())]
+    comparisons = 2 * len(settings) + len(deep_settings)
+    last_check = rate_held_check([last[key + (1.0,)] for key in settings], claim["factor"], claim["silent"],
+                                 comparisons=comparisons)
+    deep_factor = claim.get("deep_factor", claim["factor"])  # unused where no leak has part 3
+    deep_check = rate_held_check([deep[key + (1.0,)] for key in deep_settings], deep_factor, None,
+                                 comparisons=comparisons)
+    parts = {key: [row["verdict"]] for key, row in zip(settings, last_check.rows, strict=True)}
+    for key, row in zip(deep_settings, deep_check.rows, strict=True):
+        parts[key].append(row["verdict"])
+    verdicts = {key: "confirmed" if all(v == "confirmed" for v in found) else
+                "rejected" if "rejected" in found else "undecided" for key, found in parts.items()}
+    networks = min(last[key + (1.0,)].rates.size for key in settings)
+    power = {}
+    for key, off in last.items():
+        if key[2] != 1.0:
+            bounds = [rate_held_power(off, networks, claim["factor"], comparisons)]
+            if key[:2] in deep_settings:
+                bounds.append(rate_held_power(deep[key], networks, claim["deep_factor"], comparisons))
+            power[key] = max(bounds)
+    return LeakAwareVerification(claim, last_check, deep_check, verdicts, networks, comparisons, power)
