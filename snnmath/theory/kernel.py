@@ -201,6 +201,10 @@ MAX_LAYERS = 400
 """Layers after which a fixed point that has not settled counts as not converged."""
 TOLERANCE = 1e-4
 """Relative change of the rate per layer, held for 5 layers running, at which a fixed point counts as settled."""
+SETTLE_COUNTS = 4
+"""A change of the rate by at most this many spike counts (of the M·W the rate is counted from) also counts as
+settled: with the same draws at every layer the map is a map on counts, which can cycle by a count or two
+where ``TOLERANCE`` times the rate is less than one count (low rates, few samples)."""
 
 
 class KernelFixedPoint(NamedTuple):
@@ -248,18 +252,19 @@ def kernel_fixed_point(
     skip = integer("burn_in", burn_in, low=0, high=covariance.shape[0] - 1)
     noise = window_noise(covariance.shape[0], m, integer("seed", seed, low=0))
     return _follow(lambda cov: _window_kernel(cov, b, th, noise), lambda k: _window_rate(k, skip), c, covariance,
-                   integer("max_layers", max_layers, low=1), tolerance)
+                   integer("max_layers", max_layers, low=1), tolerance, 1 / (m * (covariance.shape[0] - skip)))
 
 
 def _follow(sample: Callable[[Array], Array], rate_of: Callable[[Array], float], gain: float, start: Array,
-            max_layers: int, tolerance: float) -> KernelFixedPoint:
+            max_layers: int, tolerance: float, count: float = 0.0) -> KernelFixedPoint:
     """Iterate ``kernel = sample(covariance)``, ``covariance = gain · kernel`` from ``start`` until the rate
-    settles (changes by less than ``tolerance`` times itself for 5 layers running) or falls silent."""
+    settles (changes by less than ``tolerance`` times itself, or by at most ``SETTLE_COUNTS`` times ``count``,
+    the rate of one spike count, for 5 layers running) or falls silent."""
     covariance, rate, quiet = start, np.inf, 0
     for layer in range(1, max_layers + 1):
         kernel = sample(covariance)
         previous, rate = rate, rate_of(kernel)
-        quiet = quiet + 1 if abs(rate - previous) < tolerance * rate else 0
+        quiet = quiet + 1 if abs(rate - previous) < max(tolerance * rate, SETTLE_COUNTS * count) else 0
         if rate < SILENT_RATE or quiet >= 5:
             return KernelFixedPoint(kernel, rate, layer, True)
         covariance = gain * kernel
@@ -427,7 +432,8 @@ def leak_aware_gain(
     def follow(c: float) -> KernelFixedPoint:
         if c <= saddle_node:  # the onset front: silent at infinite depth
             return KernelFixedPoint(np.zeros((skip + t_steps, skip + t_steps)), 0.0, 0, True)
-        return _follow(sample, rate_of, c, input_covariance("direct", skip + t_steps), MAX_LAYERS, TOLERANCE)
+        return _follow(sample, rate_of, c, input_covariance("direct", skip + t_steps), MAX_LAYERS, TOLERANCE,
+                       1 / (m * t_steps))
 
     scale = _scale(follow, lambda c, point: _contraction(sample, rate_of, c, point), th, target_rate,
                    f"beta={b}, theta={th}, steps={t_steps}")
@@ -477,15 +483,22 @@ STATIONARY_MAX_BETA = 0.99
 """The largest leak of the stationary map (its burn-in and lags grow as 1/(1 − β))."""
 
 
+FORGOTTEN = 1e-4
+"""The stationary map's burn-in runs until :math:`\\beta^t` falls below this: the start at rest is forgotten."""
+MIN_LAGS, TIME_CONSTANTS, WINDOW_LAGS = 32, 5, 4
+"""The stationary map keeps at least ``MIN_LAGS`` lags and ``TIME_CONSTANTS`` membrane time constants
+:math:`1/(1-\\beta)`, and averages the autocorrelation over a window of ``WINDOW_LAGS`` times the lags."""
+
+
 def stationary_steps(beta: float) -> tuple[int, int, int]:
     r"""``(burn_in, lags, window)`` of the stationary map at leak β: the burn-in is the first t with
-    :math:`\beta^t < 10^{-4}` (the neuron has forgotten its start at rest; 1 at β = 0); the lags L are
-    the power of two at least :math:`\max(32, 5/(1-\beta))`, five membrane time constants, beyond which
-    the autocorrelation counts as constant; the window is 4L."""
+    :math:`\beta^t <` ``FORGOTTEN`` (the neuron has forgotten its start at rest; 1 at β = 0); the lags L
+    are the power of two at least :math:`\max(32, 5/(1-\beta))` (``MIN_LAGS``, ``TIME_CONSTANTS``),
+    beyond which the autocorrelation counts as constant; the window is 4L (``WINDOW_LAGS``)."""
     b = real_scalar("beta", beta, low=0.0, high=STATIONARY_MAX_BETA)
-    burn_in = 1 if b == 0 else max(1, math.ceil(math.log(1e-4) / math.log(b)))
-    lags = 1 << math.ceil(math.log2(max(32.0, 5.0 / (1.0 - b))))
-    return burn_in, lags, 4 * lags
+    burn_in = 1 if b == 0 else max(1, math.ceil(math.log(FORGOTTEN) / math.log(b)))
+    lags = 1 << math.ceil(math.log2(max(MIN_LAGS, TIME_CONSTANTS / (1.0 - b))))
+    return burn_in, lags, WINDOW_LAGS * lags
 
 
 def circulant_spectrum(current: Array, size: int) -> Array:
@@ -574,8 +587,9 @@ def stationary_fixed_point(gain: float, beta: float, theta: float, *, samples: i
     c = real_scalar("gain", gain, low=0.0, low_open=True)
     b = real_scalar("beta", beta, low=0.0, high=STATIONARY_MAX_BETA)
     th = real_scalar("theta", theta, low=0.0)
-    sample, rate_of, start = _stationary_map(b, th, samples, seed)
-    return _follow(sample, rate_of, c, start, MAX_LAYERS, TOLERANCE)
+    m = integer("samples", samples, low=2, high=MAX_SAMPLES)
+    sample, rate_of, start = _stationary_map(b, th, m, seed)
+    return _follow(sample, rate_of, c, start, MAX_LAYERS, TOLERANCE, 1 / (m * stationary_steps(b)[2]))
 
 
 def _stationary_map(beta: float, theta: float, samples: int, seed: int) -> tuple[Callable[[Array], Array],
@@ -609,7 +623,7 @@ def stationary_gain(beta: float, theta: float, target_rate: float | None = None,
     burn_in, _, window = stationary_steps(b)
 
     def follow(c: float) -> KernelFixedPoint:
-        return _follow(sample, rate_of, c, start, MAX_LAYERS, TOLERANCE)
+        return _follow(sample, rate_of, c, start, MAX_LAYERS, TOLERANCE, 1 / (m * window))
 
     scale = _scale(follow, lambda c, point: _contraction(sample, rate_of, c, point), th, target_rate,
                    f"beta={b}, theta={th}, steps=inf")
