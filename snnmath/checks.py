@@ -1115,17 +1115,19 @@ class LeakAwareVerification:
     """The stored verification of the leak-aware scale decided (:func:`leak_aware_verification`)."""
 
     claim: dict[str, Any]
-    """The claim as the study's files state it: ``factor``, ``silent``, ``deep_factor``, ``deep_betas``."""
+    """The claim as the study's files state it, with the keys ``factor``, ``silent``, ``deep_factor`` and
+    ``deep_betas``."""
     last: Check
-    """Parts 1 and 2 per setting (β, T) at the leak-aware gain: the last layer's median and silent fraction."""
+    """Parts 1 and 2, the last layer's median and silent fraction, per setting (β, T) at the leak-aware gain."""
     deep: Check
-    """Part 3 per setting whose β is in ``deep_betas``: the median of the deeper half's rate."""
+    """Part 3, the median of the deeper half's rate, per setting whose β is in ``deep_betas``."""
     verdicts: dict[tuple[float, int], str]
-    """Per setting, the whole claim: ``confirmed`` when every part is, ``rejected`` when one is, else ``undecided``."""
+    """The verdict on the whole claim per setting, ``confirmed`` when every part is, ``rejected`` when one
+    is, else ``undecided``."""
     networks: int
     """Networks per setting at the leak-aware gain (the fewest, if a run is in progress)."""
     comparisons: int
-    """The Bonferroni family: every comparison of the three parts."""
+    """The size of the Bonferroni family, every comparison of the three parts."""
     power: dict[tuple[float, int, float], float]
     """Per stored run at a wrong gain (β, T, factor), a lower bound on the probability that the whole check,
     run at the study's size on such networks, does not confirm: the largest of its parts' bounds

@@ -18,7 +18,8 @@ The rate of layer l at step t is :math:`K_l(t, t)`. At T = 1 the map is the firs
 
 The expectation is a Monte Carlo average over ``samples`` current sequences per layer, drawn
 as :math:`h = A z` with A the symmetric square root of C (the fixed points behind the leak-aware scale
-replace z's component along C's leading eigenvector by stratified quantiles, :func:`window_currents`). Spikes are
+replace z's component along C's leading eigenvector by stratified quantiles,
+:func:`snnmath.theory.window_currents`). Spikes are
 0/1, so :math:`S S^\top` counts coincidences exactly in float32 (up to 2²⁴ samples) and the
 only error is the sampling error. It compounds over depth where the map is nearly marginal,
 so :func:`snnmath.theory.kernel_depth_map` runs independent ``replicas`` of the whole map and reports their
