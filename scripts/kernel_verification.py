@@ -56,8 +56,12 @@ DEEP_FACTOR, DEEP_BETAS = 1.009, (0.9, 0.95)
 """Part 3: at these leaks, the median of the deeper half's rate within a factor DEEP_FACTOR of the target."""
 NETWORKS = 192
 """Independent networks at the leak-aware gain."""
-OFF_NETWORKS = {0.5: 32, 0.9: 160, 0.95: 160}
-"""Independent networks at each gain 5 % off (0.95 and 1.05 times the leak-aware gain), per leak."""
+OFF_NETWORKS = {0.5: 64, 0.9: 160, 0.95: 160}
+"""Independent networks at each gain 5 % off (0.95 and 1.05 times the leak-aware gain), per leak. At
+beta = 0.5 the design had 32; with them the power at T = 25, 1.05 c was bounded only by 0.955 (26 of the
+32 networks outside part 1's band), so these runs were extended to 64. The bound is then taken after a
+second look, which at most doubles the probability that it is wrong (2 alpha instead of alpha); the
+claim and the runs at the leak-aware gain are untouched."""
 CHUNK = 16
 STUDY = 2
 """Second design (the first is the pilot): seeds distinct from the pilot's."""
