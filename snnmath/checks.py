@@ -1153,11 +1153,11 @@ def leak_aware_verification(directory: str | Path) -> LeakAwareVerification:
     verdicts = {key: "confirmed" if all(v == "confirmed" for v in found) else
                 "rejected" if "rejected" in found else "undecided" for key, found in parts.items()}
     networks = min(last[key + (1.0,)].rates.size for key in settings)
-    power = {}
-    for key, off in last.items():
-        if key[2] != 1.0:
+    power: dict[tuple[float, int, float], float] = {}
+    for run_key, off in last.items():
+        if run_key[2] != 1.0:
             bounds = [rate_held_power(off, networks, claim["factor"], comparisons)]
-            if key[:2] in deep_settings:
-                bounds.append(rate_held_power(deep[key], networks, claim["deep_factor"], comparisons))
-            power[key] = max(bounds)
+            if run_key[:2] in deep_settings:
+                bounds.append(rate_held_power(deep[run_key], networks, claim["deep_factor"], comparisons))
+            power[run_key] = max(bounds)
     return LeakAwareVerification(claim, last_check, deep_check, verdicts, networks, comparisons, power)
